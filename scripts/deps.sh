@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing libmp needs, on Debian, when missing.
+# Sourced by scripts/test.sh and scripts/demo.sh.
+mp_install_deps() {
+    local need=()
+    command -v cc >/dev/null 2>&1 || need+=(gcc)
+    command -v make >/dev/null 2>&1 || need+=(make)
+    command -v cmake >/dev/null 2>&1 || need+=(cmake)
+    [ -n "${MP_DEMO_ONLY:-}" ] || {
+        [ -f /usr/include/cmocka.h ] || need+=(libcmocka-dev)
+        command -v python3 >/dev/null 2>&1 || need+=(python3)
+    }
+    if [ ${#need[@]} -gt 0 ]; then
+        local sudo=
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        echo "installing: ${need[*]}"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+    fi
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds libmp with warnings as errors and runs every test (CTest).
+#   MP_BUILD_DIR=dir   build folder (default: build)
+#   MP_SANITIZE=list   address,undefined or thread
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+mp_install_deps
+build=${MP_BUILD_DIR:-build}
+cmake -S . -B "$build" -DMP_WERROR=ON ${MP_SANITIZE:+-DMP_SANITIZE=$MP_SANITIZE} >/dev/null
+cmake --build "$build" -j"$(nproc)"
+ctest --test-dir "$build" --output-on-failure ${MP_CTEST_ARGS:-}
