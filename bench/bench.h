@@ -268,6 +268,7 @@ static inline double bench_tput(const bench_chan *ch, int pairs, size_t size, do
 
 static inline int bench_rt_echo(void *arg, int i)
 {
+    (void)i;
     const bench_chan *ch = (const bench_chan *)arg;
     char buf[256];
     for (;;) {

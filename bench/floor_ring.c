@@ -5,9 +5,14 @@
  *
  *   floor_ring tput fig=F size=BYTES pairs=N seconds=T depth=SLOTS
  *   floor_ring rt   fig=F size=BYTES seconds=T
+ *   floor_ring tasks fig=F n=TASKS procs=P
  *
  * With pairs=2 each producer has its own ring and consumer (2 independent
- * pairs): the best any 2-producer/2-consumer queue could do. */
+ * pairs): the best any 2-producer/2-consumer queue could do.
+ *
+ * tasks is the floor for a pool's apply_async: P workers, already started,
+ * each with a ring of tasks and a ring of results; the parent deals n
+ * tasks (an int64 each) round-robin, then collects the n squares. */
 #include "bench.h"
 
 #define SPIN 100 /* pause loops before sleeping on the futex */
@@ -102,6 +107,55 @@ static long chan_get(void *ctx, int chan, void *buf, size_t cap)
     return ring_get(((ring **)ctx)[chan], buf, cap);
 }
 
+static int square_worker(ring *in, ring *out)
+{
+    int64_t x;
+    long len;
+    while ((len = ring_get(in, &x, sizeof x)) == (long)sizeof x) {
+        x *= x;
+        ring_put(out, &x, sizeof x);
+    }
+    return len == 0 ? 0 : 3;
+}
+
+static double tasks(long n, int procs)
+{
+    ring *in[8], *out[8];
+    pid_t pids[8];
+    for (int p = 0; p < procs; p++) {
+        /* Room for every task and result: dealing never waits on collecting. */
+        in[p] = ring_new((uint32_t)(n / procs + 2), sizeof(int64_t));
+        out[p] = ring_new((uint32_t)(n / procs + 2), sizeof(int64_t));
+        fflush(NULL);
+        if ((pids[p] = fork()) < 0)
+            bench_die("fork", -errno);
+        if (pids[p] == 0)
+            _exit(square_worker(in[p], out[p]));
+    }
+    int64_t total = 0, expect = 0;
+    double t0 = bench_now();
+    for (long i = 0; i < n; i++) {
+        int64_t x = i;
+        ring_put(in[i % procs], &x, sizeof x);
+    }
+    for (long i = 0; i < n; i++) {
+        int64_t r;
+        if (ring_get(out[i % procs], &r, sizeof r) != (long)sizeof r)
+            bench_die("result", -EIO);
+        total += r;
+    }
+    double dt = bench_now() - t0;
+    for (int p = 0; p < procs; p++) {
+        ring_put(in[p], &total, 0); /* end marker */
+        bench_reap(pids[p]);
+    }
+    for (long i = 0; i < n; i++)
+        expect += (int64_t)i * i;
+    if (total != expect)
+        bench_die("tasks result", -EIO);
+    return (double)n / dt;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = bench_mode(argc, argv);
@@ -123,8 +177,13 @@ int main(int argc, char **argv)
         rings[0] = ring_new(64, 256);
         rings[1] = ring_new(64, 256);
         bench_result(fig, "floor", bench_rt(&ch, size, seconds), "us");
+    } else if (strcmp(mode, "tasks") == 0) {
+        int procs = (int)bench_argl(argc, argv, "procs", 2);
+        if (procs < 1 || procs > 8)
+            bench_die("procs", -EINVAL);
+        bench_result(fig, "floor", tasks(bench_argl(argc, argv, "n", 10000), procs), "tasks/s");
     } else {
-        fprintf(stderr, "usage: %s tput|rt [key=value...]\n", argv[0]);
+        fprintf(stderr, "usage: %s tput|rt|tasks [key=value...]\n", argv[0]);
         return 2;
     }
     return 0;
