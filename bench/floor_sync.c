@@ -5,6 +5,7 @@
  *   floor_sync mutex    fig=F procs=1|2 seconds=T   lock+unlock pairs/s (ops/s)
  *   floor_sync sem      fig=F procs=1|2 seconds=T   sem_wait+sem_post pairs/s (ops/s)
  *   floor_sync pingpong fig=F seconds=T             us per wake-up (half a round trip)
+ *   floor_sync pingpong fig=F seconds=T spin=0      the same, always sleeping in the kernel
  *
  * With procs=2 two processes run the loop at once on one object, each
  * incrementing a shared counter inside, as the libmp figures do. */
@@ -41,46 +42,66 @@ static int sem_op(void *ctx)
     return sem_post(&s->sem);
 }
 
-/* The futex ping-pong: one shared word says whose turn it is; each side
- * stores the other's turn, wakes it, and sleeps until its turn comes back.
- * Every hand-over is one FUTEX_WAKE and one FUTEX_WAIT: the kernel's
- * cross-process wake-up, nothing else. */
+/* The futex ping-pong: one shared word says whose turn it is. Each side
+ * hands the turn over, then waits for it to come back: a short spin (the
+ * other process may be running on the other core), then FUTEX_WAIT. The
+ * hand-over makes a FUTEX_WAKE only when the other side said it sleeps, so
+ * this is the best a wake-up between two processes can do: a libmp event
+ * or condition that spins before sleeping is compared with the same. */
 enum { TURN_PARENT, TURN_CHILD, TURN_STOP };
+static long spin_max = 100; /* pause loops before sleeping (spin=N) */
 
-static void await_turn(_Atomic uint32_t *turn, uint32_t not_mine)
+typedef struct {
+    _Atomic uint32_t turn;        /* TURN_*: who may go on */
+    _Atomic uint32_t sleeping[2]; /* set by a side about to FUTEX_WAIT */
+} pingpong_word;
+
+static void hand_over(pingpong_word *w, uint32_t to)
 {
-    while (atomic_load(turn) == not_mine)
-        bench_futex_wait(turn, not_mine);
+    atomic_store(&w->turn, to);
+    if (atomic_exchange(&w->sleeping[to == TURN_STOP ? TURN_CHILD : to], 0))
+        bench_futex_wake(&w->turn, 1);
+}
+
+/* await_turn returns once the turn is `me` or TURN_STOP. */
+static uint32_t await_turn(pingpong_word *w, uint32_t me)
+{
+    uint32_t t;
+    for (long spin = 0; spin < spin_max; spin++) {
+        if ((t = atomic_load(&w->turn)) == me || t == TURN_STOP)
+            return t;
+        bench_relax();
+    }
+    for (;;) {
+        atomic_store(&w->sleeping[me], 1);
+        if ((t = atomic_load(&w->turn)) == me || t == TURN_STOP)
+            return t;
+        bench_futex_wait(&w->turn, t);
+    }
 }
 
 static double pingpong(double seconds)
 {
-    _Atomic uint32_t *turn = bench_shared(4096);
+    pingpong_word *w = bench_shared(4096);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {
-        for (;;) {
-            await_turn(turn, TURN_PARENT);
-            if (atomic_load(turn) == TURN_STOP)
-                _exit(0);
-            atomic_store(turn, TURN_PARENT);
-            bench_futex_wake(turn, 1);
-        }
+        while (await_turn(w, TURN_CHILD) != TURN_STOP)
+            hand_over(w, TURN_PARENT);
+        _exit(0);
     }
     long n = 0;
     double t0 = bench_now(), t1 = t0;
     for (;;) {
-        atomic_store(turn, TURN_CHILD);
-        bench_futex_wake(turn, 1);
-        await_turn(turn, TURN_CHILD);
+        hand_over(w, TURN_CHILD);
+        await_turn(w, TURN_PARENT);
         n++;
         if ((n & 15) == 0 && (t1 = bench_now()) - t0 >= seconds)
             break;
     }
-    atomic_store(turn, TURN_STOP);
-    bench_futex_wake(turn, 1);
+    hand_over(w, TURN_STOP);
     bench_reap(pid);
     return (t1 - t0) / (double)n / 2 * 1e6;
 }
@@ -94,6 +115,7 @@ int main(int argc, char **argv)
     shared_sync *s = bench_shared(sizeof *s);
     pthread_mutexattr_t ma;
 
+    spin_max = bench_argl(argc, argv, "spin", 100);
     if (procs < 1 || procs > 64)
         bench_die("procs", -EINVAL);
     pthread_mutexattr_init(&ma);
