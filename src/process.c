@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -202,6 +203,10 @@ static mp_process *first_running_locked(bool daemon)
 static void exit_children(void)
 {
     lock();
+    if (first_running_locked(false) == NULL && first_running_locked(true) == NULL) {
+        unlock(); /* the common case: nothing to wait for, no clock read */
+        return;
+    }
     for (mp_process *q = children; q != NULL; q = q->next)
         if (!q->reaped && q->daemon && q->pidfd >= 0)
             mp__pidfd_send_signal(q->pidfd, SIGTERM);
@@ -293,21 +298,28 @@ static _Noreturn void child_main(mp_process *p, pid_t ppid, const char *pname)
         _exit(1);
     if (parent_proc.pidfd >= 0)
         close(parent_proc.pidfd); /* our grandparent's, inherited */
-    char *name = strdup(pname);
-    parent_proc = (mp_process){.name = name != NULL ? name : "?",
+    /* Every page written here is copied (fork is copy-on-write), which is
+     * most of a short child's cost: so no malloc, and no write into p. The
+     * parent's name stays where it is (free leaves that object alone). */
+    parent_proc = (mp_process){.name = pname,
                                .ident = "",
                                .creator = mp__pid(),
                                .pid = ppid,
                                .pidfd = -1,
                                .kind = KIND_PARENT};
     parent = &parent_proc;
-    p->pid = mp__pid();
-    p->started = true;
     current = p;
-    atomic_store(&counter, 0);
+    counter = 0;
     int code = p->target(p->arg);
     exit_children();
-    fflush(NULL);
+    /* Python flushes sys.stdout and sys.stderr. Locking a stream writes to
+     * its page, so look first; other streams were empty at the fork (start
+     * flushed them) and what the target left in them is dropped, as _exit
+     * does. */
+    if (__fpending(stdout) > 0)
+        fflush(stdout);
+    if (__fpending(stderr) > 0)
+        fflush(stderr);
     _exit(code);
 }
 
@@ -591,7 +603,9 @@ int mp_process_repr(const mp_process *cp, char *buf, size_t cap)
 
 void mp_process_free(mp_process *p)
 {
-    if (p == NULL || p->kind != KIND_CHILD || p == current)
+    /* In a child, the parent's own object holds mp_parent_process()'s name. */
+    if (p == NULL || p->kind != KIND_CHILD || p == current ||
+        (parent != NULL && p->name == parent->name))
         return;
     lock();
     if (!p->registered) {

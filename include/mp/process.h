@@ -4,8 +4,10 @@
  * creator may start, join, signal or poll it, as in Python. The child is
  * made with fork(2) from the calling thread: it runs target(arg) and leaves
  * with _exit(target's return value), after terminating its own daemon
- * children, joining its other children and flushing stdio. It never runs
- * the atexit handlers it inherited. */
+ * children, joining its other children and flushing stdout and stderr
+ * (other FILE streams the target wrote must be closed or flushed by it, as
+ * before any _exit). It never runs the atexit handlers it inherited,
+ * unless the target itself calls exit(): return from the target instead. */
 #ifndef MP_PROCESS_H
 #define MP_PROCESS_H
 
