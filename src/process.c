@@ -139,33 +139,30 @@ static bool try_reap_locked(mp_process *p)
 
 /* Waits until the child has ended and reaps it, or the deadline passes:
  * 0 or MP_ETIMEDOUT. A registry entry whose object the user freed is
- * destroyed once reaped (p is then gone). */
+ * destroyed once reaped (p is then gone). The pidfd is polled first, so a
+ * join costs a poll and one waitpid. */
 static int wait_reap(mp_process *p, const mp__deadline *d)
 {
+    bool check = p->pidfd < 0;
     for (;;) {
         lock();
-        bool done = try_reap_locked(p);
+        bool done = check ? try_reap_locked(p) : p->reaped;
         if (done && p->freed)
             destroy_locked(p);
         unlock();
         if (done)
             return 0;
-        if (p->pidfd >= 0) {
-            int rc = mp__pidfd_wait(p->pidfd, d);
-            if (rc != 0)
-                return rc;
-            lock();
-            done = try_reap_locked(p);
-            if (done && p->freed)
-                destroy_locked(p);
-            unlock();
-            if (done)
-                return 0;
-        } else {
-            /* No pidfd (Linux < 5.3): poll the status now and then. */
+        int rc = p->pidfd >= 0 ? mp__pidfd_wait(p->pidfd, d) : -ENOSYS;
+        if (rc == MP_ETIMEDOUT)
+            return rc;
+        check = true;
+        if (rc != 0) {
+            /* No usable pidfd (Linux < 5.3): look at the status now and
+             * then. */
             if (mp__deadline_expired(d))
                 return MP_ETIMEDOUT;
-            mp__sleep(mp__deadline_remaining(d) < 0.005 ? mp__deadline_remaining(d) : 0.005);
+            double left = mp__deadline_remaining(d);
+            mp__sleep(left < 0.005 ? left : 0.005);
         }
     }
 }
