@@ -63,12 +63,13 @@ bool mp_event_is_set(const mp_event *e)
 
 int mp_event_wait(mp_event *e, double timeout)
 {
-    if (e == NULL)
-        return MP_EINVAL;
-    mp__deadline d;
-    if (mp__deadline_init(&d, timeout) != 0)
+    if (e == NULL || isnan(timeout))
         return MP_EINVAL;
     uint32_t w = atomic_load(&e->word);
+    if (w & FLAG)
+        return 0; /* set: no clock read */
+    mp__deadline d;
+    mp__deadline_init(&d, timeout);
     uint32_t gen = w & ~(FLAG | WAITERS);
     for (;;) {
         if ((w & FLAG) || (w & ~(FLAG | WAITERS)) != gen)

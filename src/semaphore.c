@@ -17,7 +17,9 @@
  * release reads the sleepers right after writing it. */
 struct mp_semaphore {
     _Atomic uint32_t value;   /* current count; futex word for sleepers */
-    _Atomic uint32_t waiters; /* threads sleeping (or about to) on value */
+    _Atomic uint32_t waiters; /* threads sleeping (or about to) on value; one killed
+                                 while waiting stays counted, which only costs each
+                                 later release a spare futex wake */
     uint32_t bound;           /* release fails past this; UINT32_MAX when unbounded */
     uint32_t pad;
 };

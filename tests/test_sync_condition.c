@@ -307,6 +307,34 @@ static void test_condition_wait_releases_all_rlock_levels(void **state)
     free_shared(s);
 }
 
+/* Takes the lock while the parent waits, and dies holding it. */
+static int die_holding_child(void *arg)
+{
+    struct shared *s = arg;
+    if (mp_condition_acquire(s->c, 5) != 0)
+        return 1;
+    raise(SIGKILL);
+    return 2;
+}
+
+static void test_condition_wait_takes_lock_back_from_dead_holder(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    assert_int_equal(mp_condition_acquire(s->c, 0), 0);
+    pid_t pid = mpt_fork(die_holding_child, s);
+    double t0 = mpt_now();
+    assert_int_equal(mp_condition_wait(s->c, 0.3), MP_EOWNERDEAD);
+    double el = mpt_now() - t0;
+    assert_true(el >= 0.29 && el < 1.0);
+    /* Held by us again, at our depth. */
+    assert_int_equal(mp_condition_notify(s->c, 1), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    assert_int_equal(mp_condition_release(s->c), MP_ENOTOWNER);
+    assert_int_equal(mpt_wait(pid), 128 + SIGKILL);
+    free_shared(s);
+}
+
 static void *waiter_thread(void *arg)
 {
     return (void *)(intptr_t)waiter_child(arg);
@@ -383,6 +411,7 @@ int main(void)
         cmocka_unit_test(test_condition_timed_out_waiter_leaves_queue),
         cmocka_unit_test(test_condition_wait_for_predicate),
         cmocka_unit_test(test_condition_wait_releases_all_rlock_levels),
+        cmocka_unit_test(test_condition_wait_takes_lock_back_from_dead_holder),
         cmocka_unit_test(test_condition_between_threads),
         cmocka_unit_test(test_condition_wait_survives_signals),
     };

@@ -187,7 +187,8 @@ MP_EXTERN mp_barrier *mp_barrier_new(unsigned parties);
  * this wait times out (which breaks it for every party), another's timed
  * out, mp_barrier_abort or mp_barrier_reset was called. MP_EINVAL for NULL
  * or a NaN timeout, MP_ENOMEM. A party killed while waiting still counts as
- * arrived. */
+ * arrived. (One killed inside the few instructions during which a call
+ * holds the barrier's internal lock breaks the barrier instead.) */
 MP_EXTERN int mp_barrier_wait(mp_barrier *b, double timeout);
 
 /* mp_barrier_abort breaks the barrier: current and future waits return

@@ -15,10 +15,14 @@ static pthread_key_t node_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
 /* Runs at thread exit: the node is no longer in any list (its thread is
- * not waiting), so it can go back to the heap. */
+ * not waiting), so it can go back to the heap. A forked child's thread
+ * still carries its parent's node until its own first wait: that one is
+ * not the child's to free. */
 static void free_node(void *node)
 {
-    mp_shared_free(node);
+    mp__waiter *w = node;
+    if (w->tid == mp__tid())
+        mp_shared_free(w);
 }
 
 static void make_key(void)
