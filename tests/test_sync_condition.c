@@ -55,6 +55,18 @@ static bool wait_queued(struct shared *s, int n)
     return true;
 }
 
+/* wait_zombie waits (up to 10 s) until a child of ours is a zombie. */
+static bool wait_zombie(void)
+{
+    double end = mpt_now() + 10;
+    while (mpt_count_zombies() < 1)
+        if (mpt_now() > end)
+            return false;
+        else
+            usleep(1000);
+    return true;
+}
+
 static int waiter_child(void *arg)
 {
     struct shared *s = arg;
@@ -117,9 +129,7 @@ static int hold_until_told(void *arg)
     if (mp_condition_acquire(s->c, 5) != 0)
         return 1;
     atomic_store(&s->waiting, 1);
-    while (atomic_load(&s->woke) == 0)
-        usleep(1000);
-    return 0;
+    return wait_for_count(&s->woke, 1) ? 0 : 9;
 }
 
 static void test_condition_held_by_another_process_is_not_ours(void **state)
@@ -177,8 +187,7 @@ static void test_condition_killed_waiter_swallows_no_notify(void **state)
     pid_t live[2] = {mpt_fork(waiter_child, s), 0};
     assert_true(wait_queued(s, 2));
     kill(doomed, SIGKILL);
-    while (mpt_count_zombies() < 1)
-        usleep(1000); /* dead, not reaped */
+    assert_true(wait_zombie()); /* dead, not reaped */
 
     assert_int_equal(mp_condition_acquire(s->c, 1), 0);
     assert_int_equal(mp_condition_notify(s->c, 1), 0);

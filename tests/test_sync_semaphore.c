@@ -235,6 +235,18 @@ struct ev {
     _Atomic int woke;
 };
 
+/* wait_count polls a counter until it reaches n; false after 10 s. */
+static bool wait_count(_Atomic int *v, int n)
+{
+    double end = mpt_now() + 10;
+    while (atomic_load(v) < n)
+        if (mpt_now() > end)
+            return false;
+        else
+            usleep(1000);
+    return true;
+}
+
 static int event_child(void *arg)
 {
     struct ev *v = arg;
@@ -252,8 +264,7 @@ static void test_event_set_wakes_waiters_in_other_processes(void **state)
     pid_t pids[3];
     for (int i = 0; i < 3; i++)
         pids[i] = mpt_fork(event_child, v);
-    while (atomic_load(&v->waiting) < 3)
-        usleep(1000);
+    assert_true(wait_count(&v->waiting, 3));
     usleep(100000);
     assert_int_equal(atomic_load(&v->woke), 0);
     double t0 = mpt_now();
@@ -273,8 +284,7 @@ static void test_event_wait_sees_a_set_undone_by_clear(void **state)
     struct ev *v = mp_shared_calloc(1, sizeof *v);
     v->e = mp_event_new();
     pid_t pid = mpt_fork(event_child, v);
-    while (atomic_load(&v->waiting) < 1)
-        usleep(1000);
+    assert_true(wait_count(&v->waiting, 1));
     usleep(100000);
     mp_event_set(v->e);
     mp_event_clear(v->e);
