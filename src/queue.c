@@ -81,6 +81,7 @@ struct qcond {
 
 struct mp_queue {
     uint64_t magic;         /* QUEUE_MAGIC while alive */
+    void *block;            /* the shared-heap block holding the queue */
     uint64_t maxsize;       /* items; 0 = no limit */
     uint64_t cap;           /* ring bytes, a power of two */
     uint64_t inline_max;    /* largest message stored inside the ring */
@@ -244,12 +245,15 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts)
     uint64_t p2 = MIN_CAPACITY;
     while (p2 < cap)
         p2 <<= 1;
-    mp_queue *q = mp_shared_malloc(sizeof *q + p2);
-    if (q == NULL) {
+    /* The heap aligns to 16 bytes; the cache-line layout wants 64. */
+    void *block = mp_shared_malloc(sizeof(mp_queue) + p2 + 48);
+    if (block == NULL) {
         errno = ENOMEM;
         return NULL;
     }
+    mp_queue *q = (mp_queue *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     memset(q, 0, sizeof *q);
+    q->block = block;
     pthread_mutexattr_t attr;
     int rc = pthread_mutexattr_init(&attr);
     if (rc == 0)
@@ -260,7 +264,7 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts)
         rc = pthread_mutex_init(&q->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     if (rc != 0) {
-        mp_shared_free(q);
+        mp_shared_free(block);
         errno = rc;
         return NULL;
     }
@@ -309,7 +313,7 @@ MP_EXTERN void mp_queue_free(mp_queue *q)
     }
     pthread_mutex_destroy(&q->lock);
     q->magic = 0;
-    mp_shared_free(q);
+    mp_shared_free(q->block);
 }
 
 /* ---- put -------------------------------------------------------------- */
