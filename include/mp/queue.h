@@ -32,7 +32,7 @@ typedef struct mp_queue mp_queue;
 
 typedef struct {
     size_t maxsize;  /* items; 0 = no limit (Python's Queue()) */
-    size_t capacity; /* bytes of ring storage; 0 = library default (256 KiB) */
+    size_t capacity; /* bytes of ring storage; 0 = library default (1 MiB) */
 } mp_queue_opts;
 
 /* mp_queue_new creates a queue holding at most maxsize messages (0: no
