@@ -6,9 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+
+#include "internal/heap.h"
 
 extern char **environ;
 
@@ -71,6 +75,266 @@ static int teardown_leftovers(void **state)
     for (int i = 0; i < nfresh; i++)
         mp_shm_unlink(fresh[i]);
     return 0;
+}
+
+/* ---- Value and Array ---------------------------------------------------- */
+
+#define WORKERS    4
+#define INCREMENTS 100000
+
+/* The workers start together, once all are forked, so that their
+ * increments really overlap (one alone finishes faster than a fork). */
+static _Atomic int *start_gate;
+
+static int add_under_lock(void *arg)
+{
+    volatile int64_t *v = arg;
+    mp_lock *l = mp_value_lock(arg);
+    if (l == NULL) return 1;
+    while (atomic_load(start_gate) == 0)
+        sched_yield();
+    for (int i = 0; i < INCREMENTS; i++) {
+        if (mp_lock_acquire(l, MP_FOREVER) != 0) return 2;
+        *v = *v + 1; /* a read-modify-write: only the lock makes it exact */
+        if (mp_lock_release(l) != 0) return 3;
+    }
+    return 0;
+}
+
+static void test_value_counts_exactly_under_lock_in_4_processes(void **state)
+{
+    int64_t zero = 0;
+    int64_t *v = mp_value_new(sizeof zero, &zero);
+    assert_non_null(v);
+    start_gate = mp_shared_calloc(1, sizeof *start_gate);
+    assert_non_null(start_gate);
+    pid_t pids[WORKERS];
+    for (int i = 0; i < WORKERS; i++)
+        pids[i] = mpt_fork(add_under_lock, v);
+    atomic_store(start_gate, 1);
+    for (int i = 0; i < WORKERS; i++)
+        assert_int_equal(mpt_wait(pids[i]), 0);
+    assert_int_equal(*v, (int64_t)WORKERS * INCREMENTS);
+    mp_value_free(v);
+    mp_shared_free((void *)start_gate);
+}
+
+#define NDOUBLES 10007
+
+struct fill_arg {
+    double *a;
+    int k;
+};
+
+static int fill_my_indexes(void *arg)
+{
+    struct fill_arg *f = arg;
+    if (mp_array_len(f->a) != NDOUBLES) return 1;
+    for (size_t i = (size_t)f->k; i < NDOUBLES; i += WORKERS)
+        f->a[i] = (double)i * 1.5 + 0.25;
+    return 0;
+}
+
+static void test_array_of_doubles_filled_by_4_processes_reads_back_whole(void **state)
+{
+    double *a = mp_array_new(NDOUBLES, sizeof(double), NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_array_len(a), NDOUBLES);
+    for (size_t i = 0; i < NDOUBLES; i++)
+        assert_true(a[i] == 0.0);
+    struct fill_arg args[WORKERS];
+    pid_t pids[WORKERS];
+    for (int k = 0; k < WORKERS; k++) {
+        args[k] = (struct fill_arg){a, k};
+        pids[k] = mpt_fork(fill_my_indexes, &args[k]);
+    }
+    for (int k = 0; k < WORKERS; k++)
+        assert_int_equal(mpt_wait(pids[k]), 0);
+    for (size_t i = 0; i < NDOUBLES; i++)
+        assert_true(a[i] == (double)i * 1.5 + 0.25);
+    mp_value_free(a);
+}
+
+static int make_value_and_send(void *arg)
+{
+    int *fd = arg;
+    int32_t init = 1234;
+    void *v = mp_value_new(sizeof init, &init);
+    if (v == NULL) return 1;
+    return write(fd[1], &v, sizeof v) == (ssize_t)sizeof v ? 0 : 2;
+}
+
+static void test_value_made_in_child_after_fork_is_usable_by_parent(void **state)
+{
+    int fd[2];
+    assert_int_equal(pipe(fd), 0);
+    assert_int_equal(mpt_wait(mpt_fork(make_value_and_send, fd)), 0);
+    int32_t *v;
+    assert_int_equal(read(fd[0], &v, sizeof v), sizeof v);
+    close(fd[0]);
+    close(fd[1]);
+    assert_int_equal(*v, 1234);
+    assert_int_equal(mp_array_len(v), 1);
+    mp_lock *l = mp_value_lock(v);
+    assert_non_null(l);
+    assert_int_equal(mp_lock_acquire(l, 1.0), 0);
+    (*v)++;
+    assert_int_equal(mp_lock_release(l), 0);
+    assert_int_equal(*v, 1235);
+    mp_value_free(v);
+}
+
+static void test_value_new_copies_init_or_zeroes(void **state)
+{
+    struct point {
+        int x, y;
+        double w;
+    } p = {3, -4, 2.5};
+    struct point *v = mp_value_new(sizeof p, &p);
+    assert_non_null(v);
+    assert_int_equal(v->x, 3);
+    assert_int_equal(v->y, -4);
+    assert_true(v->w == 2.5);
+    assert_int_equal(mp_array_len(v), 1);
+    mp_value_free(v);
+
+    /* A block that held other bytes before still comes back zeroed. */
+    unsigned char ff[200];
+    memset(ff, 0xff, sizeof ff);
+    unsigned char *a = mp_array_new(sizeof ff, 1, ff);
+    assert_non_null(a);
+    assert_memory_equal(a, ff, sizeof ff);
+    mp_value_free(a);
+    a = mp_array_new(sizeof ff, 1, NULL);
+    assert_non_null(a);
+    for (size_t i = 0; i < sizeof ff; i++)
+        assert_int_equal(a[i], 0);
+    mp_value_free(a);
+
+    int init[3] = {7, 8, 9};
+    int *arr = mp_array_new(3, sizeof(int), init);
+    assert_non_null(arr);
+    assert_memory_equal(arr, init, sizeof init);
+    assert_int_equal(mp_array_len(arr), 3);
+    mp_value_free(arr);
+}
+
+static void test_value_bytes_are_16_byte_aligned(void **state)
+{
+    size_t sizes[] = {1, 3, 8, 17, 100, 4096, 100000};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        void *v = mp_value_new(sizes[i], NULL);
+        void *a = mp_array_new(3, sizes[i], NULL);
+        assert_non_null(v);
+        assert_non_null(a);
+        assert_int_equal((uintptr_t)v % 16, 0);
+        assert_int_equal((uintptr_t)a % 16, 0);
+        mp_value_free(v);
+        mp_value_free(a);
+    }
+}
+
+static void test_value_and_array_of_size_zero_fail_einval(void **state)
+{
+    errno = 0;
+    assert_null(mp_value_new(0, NULL));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(mp_array_new(4, 0, NULL));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(mp_array_new(0, 0, NULL));
+    assert_int_equal(errno, EINVAL);
+}
+
+static void test_array_too_large_fails_enomem(void **state)
+{
+    size_t in_use, heap_size;
+    mp__heap_stats(&in_use, &heap_size);
+    errno = 0;
+    assert_null(mp_array_new(SIZE_MAX / 2 + 1, 2, NULL)); /* n * size overflows */
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(mp_array_new(SIZE_MAX, SIZE_MAX, NULL));
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(mp_array_new(SIZE_MAX - 8, 1, NULL)); /* with the header it overflows */
+    assert_int_equal(errno, ENOMEM);
+    errno = 0;
+    assert_null(mp_value_new(heap_size + 1, NULL)); /* more than the heap */
+    assert_int_equal(errno, ENOMEM);
+    size_t after;
+    mp__heap_stats(&after, &heap_size);
+    assert_int_equal(after, in_use); /* failures leave nothing allocated */
+}
+
+static void test_array_of_zero_elements_is_valid_with_a_lock(void **state)
+{
+    int dummy = 5;
+    void *a = mp_array_new(0, sizeof(double), NULL);
+    void *b = mp_array_new(0, sizeof(int), &dummy);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(mp_array_len(a), 0);
+    mp_lock *l = mp_value_lock(a);
+    assert_non_null(l);
+    assert_int_equal(mp_lock_acquire(l, 0), 0);
+    assert_int_equal(mp_lock_release(l), 0);
+    mp_value_free(a);
+    mp_value_free(b);
+}
+
+static void test_value_lock_is_its_own_and_works_for_arrays(void **state)
+{
+    void *v = mp_value_new(sizeof(int), NULL);
+    void *a = mp_array_new(10, sizeof(int), NULL);
+    mp_lock *lv = mp_value_lock(v), *la = mp_value_lock(a);
+    assert_non_null(lv);
+    assert_non_null(la);
+    assert_ptr_not_equal(lv, la);
+    assert_ptr_equal(mp_value_lock(a), la); /* the same lock every time */
+
+    assert_int_equal(mp_lock_acquire(la, 0), 0);
+    assert_int_equal(mp_lock_acquire(la, 0), MP_ETIMEDOUT); /* held */
+    assert_int_equal(mp_lock_acquire(lv, 0), 0);            /* another lock */
+    assert_int_equal(mp_lock_release(lv), 0);
+    assert_int_equal(mp_lock_release(la), 0);
+    mp_value_free(v);
+    mp_value_free(a);
+}
+
+static void test_value_calls_on_non_values_are_harmless(void **state)
+{
+    int local = 0;
+    char *raw = mp_shared_calloc(1, 64); /* RawArray: no lock */
+    assert_non_null(raw);
+    void *bad[] = {NULL, &local, raw, raw + 16, raw + 1};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        errno = 0;
+        assert_null(mp_value_lock(bad[i]));
+        assert_int_equal(errno, EINVAL);
+        assert_int_equal(mp_array_len(bad[i]), 0);
+        mp_value_free(bad[i]); /* ignored */
+    }
+    raw[63] = 1; /* still ours */
+    mp_shared_free(raw);
+}
+
+static void test_value_free_null_or_twice_does_nothing(void **state)
+{
+    size_t before, after, heap_size;
+    mp_value_free(NULL);
+    mp__heap_stats(&before, &heap_size);
+    void *v = mp_value_new(24, NULL);
+    assert_non_null(v);
+    mp_value_free(v);
+    mp__heap_stats(&after, &heap_size);
+    assert_int_equal(after, before); /* the bytes and the lock went back */
+    mp_value_free(v);
+    errno = 0;
+    assert_null(mp_value_lock(v));
+    assert_int_equal(errno, EINVAL);
 }
 
 /* ---- named shared memory ------------------------------------------------ */
@@ -345,6 +609,17 @@ static void test_shm_nothing_left_in_dev_shm(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_value_counts_exactly_under_lock_in_4_processes),
+        cmocka_unit_test(test_array_of_doubles_filled_by_4_processes_reads_back_whole),
+        cmocka_unit_test(test_value_made_in_child_after_fork_is_usable_by_parent),
+        cmocka_unit_test(test_value_new_copies_init_or_zeroes),
+        cmocka_unit_test(test_value_bytes_are_16_byte_aligned),
+        cmocka_unit_test(test_value_and_array_of_size_zero_fail_einval),
+        cmocka_unit_test(test_array_too_large_fails_enomem),
+        cmocka_unit_test(test_array_of_zero_elements_is_valid_with_a_lock),
+        cmocka_unit_test(test_value_lock_is_its_own_and_works_for_arrays),
+        cmocka_unit_test(test_value_calls_on_non_values_are_harmless),
+        cmocka_unit_test(test_value_free_null_or_twice_does_nothing),
         cmocka_unit_test(test_shm_peer_program_attaches_and_sees_bytes_both_ways),
         cmocka_unit_test(test_shm_block_made_by_peer_outlives_it_with_its_real_size),
         cmocka_unit_test(test_shm_create_existing_name_fails_eexist_and_keeps_it),

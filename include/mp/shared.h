@@ -37,10 +37,42 @@ MP_EXTERN void mp_shared_free(void *ptr);
  * asked for), or 0 for NULL. */
 MP_EXTERN size_t mp_shared_usable_size(const void *ptr);
 
-/* Value and Array: shared bytes with their own lock. */
+/* Value and Array: Python's multiprocessing.Value and Array. Bytes in the
+ * shared heap (zeroed or copied from init), 16-byte aligned, with their own
+ * mp_lock; the pointer returned is the bytes themselves (Python's
+ * get_obj()), valid in every process of the family. The lock guards
+ * nothing by itself: take it around read-modify-write sequences
+ * (Python's "with v.get_lock(): v.value += 1"). Python's RawValue and
+ * RawArray, without a lock, are mp_shared_calloc. */
+
+/* mp_value_new returns size bytes copied from init (zeroed when init is
+ * NULL), with their own lock. Returns NULL with errno: EINVAL (size 0),
+ * ENOMEM (the heap is full), or mp_lock_new's error. Free with
+ * mp_value_free. Python: Value(typecode, x). */
 MP_EXTERN void *mp_value_new(size_t size, const void *init);
+
+/* mp_array_new returns n elements of size bytes, copied from init (n * size
+ * bytes) or zeroed when init is NULL, with their own lock. n may be 0 (a
+ * valid empty array with a lock). Returns NULL with errno: EINVAL (size 0),
+ * ENOMEM (n * size overflows, or the heap is full), or mp_lock_new's
+ * error. Free with mp_value_free. Python: Array(typecode, n or sequence). */
 MP_EXTERN void *mp_array_new(size_t n, size_t size, const void *init);
+
+/* mp_value_lock returns the lock of a Value or an Array (Python's
+ * get_lock()), owned by it: never mp_lock_free it. Returns NULL with
+ * errno = EINVAL for NULL or a pointer that is not a live Value/Array. */
 MP_EXTERN mp_lock *mp_value_lock(void *value);
+
+/* mp_array_len returns the number of elements of an Array (Python's
+ * len()), 1 for a Value, 0 for NULL or a pointer that is not a live
+ * Value/Array. */
+MP_EXTERN size_t mp_array_len(const void *array);
+
+/* mp_value_free frees a Value or an Array and its lock, from any process of
+ * the family, once every user is done (no process may hold the lock).
+ * mp_value_free(NULL) does nothing, and so does a pointer that is not a
+ * live Value/Array (checked by a tag in front of the bytes; a pointer
+ * freed twice is caught until its memory is reused). */
 MP_EXTERN void mp_value_free(void *value);
 
 /* Named shared memory: Python's multiprocessing.shared_memory.SharedMemory,
