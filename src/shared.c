@@ -39,9 +39,11 @@ _Static_assert(sizeof(struct value_hdr) % 16 == 0, "value data stays 16-byte ali
  * mapping. */
 static struct value_hdr *value_hdr_of(const void *p)
 {
-    if (p == NULL || ((uintptr_t)p & 15) != 0 || !mp__heap_contains(p)) return NULL;
+    if (p == NULL || ((uintptr_t)p & 15) != 0 || !mp__heap_contains(p))
+        return NULL;
     struct value_hdr *h = (struct value_hdr *)p - 1;
-    if (!mp__heap_contains(h) || h->magic != VALUE_MAGIC) return NULL;
+    if (!mp__heap_contains(h) || h->magic != VALUE_MAGIC)
+        return NULL;
     return h;
 }
 
@@ -57,7 +59,8 @@ MP_EXTERN void *mp_array_new(size_t n, size_t size, const void *init)
     }
     size_t bytes = n * size;
     mp_lock *lock = mp_lock_new();
-    if (lock == NULL) return NULL;
+    if (lock == NULL)
+        return NULL;
     struct value_hdr *h = mp_shared_malloc(sizeof *h + bytes);
     if (h == NULL) {
         mp_lock_free(lock);
@@ -100,7 +103,8 @@ MP_EXTERN size_t mp_array_len(const void *array)
 MP_EXTERN void mp_value_free(void *value)
 {
     struct value_hdr *h = value_hdr_of(value);
-    if (h == NULL) return;
+    if (h == NULL)
+        return;
     h->magic = 0; /* a second free, or a late mp_value_lock, finds nothing */
     mp_lock_free(h->lock);
     mp_shared_free(h);
@@ -126,12 +130,15 @@ struct mp_shm {
  * MP_EINVAL or -ENAMETOOLONG. */
 static int shm_path(const char *name, char path[NAME_MAX + 2])
 {
-    if (name == NULL) return MP_EINVAL;
-    if (name[0] == '/') name++;
+    if (name == NULL)
+        return MP_EINVAL;
+    if (name[0] == '/')
+        name++;
     size_t len = strlen(name);
     if (len == 0 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return MP_EINVAL;
-    if (len > NAME_MAX) return -ENAMETOOLONG;
+    if (len > NAME_MAX)
+        return -ENAMETOOLONG;
     path[0] = '/';
     memcpy(path + 1, name, len + 1);
     return 0;
@@ -143,7 +150,8 @@ static int shm_path(const char *name, char path[NAME_MAX + 2])
 static int shm_fresh_path(char path[NAME_MAX + 2])
 {
     unsigned char r[8];
-    if (getentropy(r, sizeof r) != 0) return -errno;
+    if (getentropy(r, sizeof r) != 0)
+        return -errno;
     int n = snprintf(path, NAME_MAX + 2, "/" SHM_PREFIX);
     for (size_t i = 0; i < sizeof r; i++)
         n += snprintf(path + n, (size_t)(NAME_MAX + 2 - n), "%02x", r[i]);
@@ -164,7 +172,8 @@ static int shm_open_path(const char *path, int flags)
 static mp_shm *shm_map(int fd, const char *path, size_t size)
 {
     mp_shm *s = malloc(sizeof *s);
-    if (s == NULL) return NULL;
+    if (s == NULL)
+        return NULL;
     void *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (buf == MAP_FAILED) {
         int err = errno;
@@ -188,7 +197,8 @@ static mp_shm *shm_create_path(const char *path, size_t size)
         return NULL;
     }
     mp_shm *s = NULL;
-    if (ftruncate(fd, (off_t)size) == 0) s = shm_map(fd, path, size);
+    if (ftruncate(fd, (off_t)size) == 0)
+        s = shm_map(fd, path, size);
     int err = errno;
     close(fd);
     if (s == NULL) {
@@ -221,7 +231,8 @@ MP_EXTERN mp_shm *mp_shm_create(const char *name, size_t size)
             return NULL;
         }
         mp_shm *s = shm_create_path(path, size);
-        if (s != NULL || errno != EEXIST) return s;
+        if (s != NULL || errno != EEXIST)
+            return s;
     }
     return NULL; /* errno is EEXIST */
 }
@@ -275,7 +286,8 @@ MP_EXTERN size_t mp_shm_size(const mp_shm *s)
 
 MP_EXTERN int mp_shm_close(mp_shm *s)
 {
-    if (s == NULL) return MP_EINVAL;
+    if (s == NULL)
+        return MP_EINVAL;
     /* munmap fails only for a bad range, which a handle never holds. */
     int rc = munmap(s->buf, s->size) == 0 ? 0 : -errno;
     free(s);
@@ -286,6 +298,7 @@ MP_EXTERN int mp_shm_unlink(const char *name)
 {
     char path[NAME_MAX + 2];
     int rc = shm_path(name, path);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     return shm_unlink(path) == 0 ? 0 : -errno;
 }

@@ -54,7 +54,8 @@ static int run_peer(const char *mode, const char *name, size_t size, unsigned se
     snprintf(sd, sizeof sd, "%u", seed);
     char *argv[] = {(char *)"shm_peer", (char *)mode, (char *)name, sz, sd, NULL};
     pid_t pid;
-    if (posix_spawn(&pid, MP_TEST_HELPERS "/shm_peer", NULL, NULL, argv, environ) != 0) return -1;
+    if (posix_spawn(&pid, MP_TEST_HELPERS "/shm_peer", NULL, NULL, argv, environ) != 0)
+        return -1;
     return mpt_wait(pid);
 }
 
@@ -70,8 +71,10 @@ static int teardown_leftovers(void **state)
     DIR *d = opendir("/dev/shm");
     struct dirent *e;
     while (d != NULL && (e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) mp_shm_unlink(e->d_name);
-    if (d != NULL) closedir(d);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+            mp_shm_unlink(e->d_name);
+    if (d != NULL)
+        closedir(d);
     for (int i = 0; i < nfresh; i++)
         mp_shm_unlink(fresh[i]);
     return 0;
@@ -90,13 +93,16 @@ static int add_under_lock(void *arg)
 {
     volatile int64_t *v = arg;
     mp_lock *l = mp_value_lock(arg);
-    if (l == NULL) return 1;
+    if (l == NULL)
+        return 1;
     while (atomic_load(start_gate) == 0)
         sched_yield();
     for (int i = 0; i < INCREMENTS; i++) {
-        if (mp_lock_acquire(l, MP_FOREVER) != 0) return 2;
+        if (mp_lock_acquire(l, MP_FOREVER) != 0)
+            return 2;
         *v = *v + 1; /* a read-modify-write: only the lock makes it exact */
-        if (mp_lock_release(l) != 0) return 3;
+        if (mp_lock_release(l) != 0)
+            return 3;
     }
     return 0;
 }
@@ -129,7 +135,8 @@ struct fill_arg {
 static int fill_my_indexes(void *arg)
 {
     struct fill_arg *f = arg;
-    if (mp_array_len(f->a) != NDOUBLES) return 1;
+    if (mp_array_len(f->a) != NDOUBLES)
+        return 1;
     for (size_t i = (size_t)f->k; i < NDOUBLES; i += WORKERS)
         f->a[i] = (double)i * 1.5 + 0.25;
     return 0;
@@ -160,7 +167,8 @@ static int make_value_and_send(void *arg)
     int *fd = arg;
     int32_t init = 1234;
     void *v = mp_value_new(sizeof init, &init);
-    if (v == NULL) return 1;
+    if (v == NULL)
+        return 1;
     return write(fd[1], &v, sizeof v) == (ssize_t)sizeof v ? 0 : 2;
 }
 

@@ -24,7 +24,8 @@ static unsigned char pattern(size_t i, unsigned seed)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) return 2;
+    if (argc != 5)
+        return 2;
     const char *mode = argv[1], *name = argv[2];
     size_t size = strtoull(argv[3], NULL, 10);
     unsigned seed = (unsigned)strtoul(argv[4], NULL, 10);
@@ -35,10 +36,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "shm_peer: attach %s: %s\n", name, strerror(errno));
             return 3;
         }
-        if (mp_shm_size(s) != size) return 4;
+        if (mp_shm_size(s) != size)
+            return 4;
         unsigned char *b = mp_shm_buf(s);
         for (size_t i = 0; i < size / 2; i++)
-            if (b[i] != pattern(i, seed)) return 5;
+            if (b[i] != pattern(i, seed))
+                return 5;
         for (size_t i = size / 2; i < size; i++)
             b[i] = pattern(i, seed + 1);
     } else if (strcmp(mode, "create") == 0) {
