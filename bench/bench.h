@@ -24,7 +24,6 @@
 #include <unistd.h>
 #include <linux/futex.h>
 
-
 /* bench_now returns CLOCK_MONOTONIC in seconds; the same clock in every
  * process, so a parent may compare times its children recorded. */
 static inline double bench_now(void)

@@ -136,8 +136,8 @@ int main(int argc, char **argv)
     else if (strcmp(mode, "apply") == 0)
         bench_result(fig, "libmp", apply(pool, bench_argl(argc, argv, "n", 10000)), "tasks/s");
     else
-        bench_result(fig, "libmp",
-                     speedup(pool, (int)bench_argl(argc, argv, "tasks", 16), seconds), "x");
+        bench_result(fig, "libmp", speedup(pool, (int)bench_argl(argc, argv, "tasks", 16), seconds),
+                     "x");
     mp_pool_close(pool);
     mp_pool_join(pool);
     mp_pool_free(pool);

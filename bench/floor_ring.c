@@ -18,13 +18,13 @@
 #define SPIN 100 /* pause loops before sleeping on the futex */
 
 typedef struct {
-    _Alignas(64) _Atomic uint32_t head;  /* messages published (producer writes) */
-    _Atomic uint32_t cons_waiting;       /* consumer sleeps on head */
-    _Alignas(64) _Atomic uint32_t tail;  /* messages consumed (consumer writes) */
-    _Atomic uint32_t prod_waiting;       /* producer sleeps on tail */
-    _Alignas(64) uint32_t slots;         /* slot count */
-    uint32_t stride;                     /* bytes per slot: length word + payload */
-    _Alignas(64) unsigned char data[];   /* slots * stride */
+    _Alignas(64) _Atomic uint32_t head; /* messages published (producer writes) */
+    _Atomic uint32_t cons_waiting;      /* consumer sleeps on head */
+    _Alignas(64) _Atomic uint32_t tail; /* messages consumed (consumer writes) */
+    _Atomic uint32_t prod_waiting;      /* producer sleeps on tail */
+    _Alignas(64) uint32_t slots;        /* slot count */
+    uint32_t stride;                    /* bytes per slot: length word + payload */
+    _Alignas(64) unsigned char data[];  /* slots * stride */
 } ring;
 
 static ring *ring_new(uint32_t slots, size_t size)

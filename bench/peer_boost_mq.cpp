@@ -44,9 +44,11 @@ static long chan_get(void *, int chan, void *buf, size_t cap)
 static bip::message_queue *make_queue(long depth, size_t size)
 {
     static int serial;
-    std::string name = "mp-bench-boost-" + std::to_string(getpid()) + "-" + std::to_string(serial++);
+    std::string name =
+        "mp-bench-boost-" + std::to_string(getpid()) + "-" + std::to_string(serial++);
     bip::message_queue::remove(name.c_str());
-    auto *q = new bip::message_queue(bip::create_only, name.c_str(), (size_t)depth, size ? size : 1);
+    auto *q =
+        new bip::message_queue(bip::create_only, name.c_str(), (size_t)depth, size ? size : 1);
     bip::message_queue::remove(name.c_str());
     return q;
 }
