@@ -8,6 +8,7 @@
  * takes the whole list, runs the callbacks, marks each job ready and wakes
  * its waiters: mp_async_get/wait return only after the callback ran. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "internal/clock.h"
@@ -83,7 +84,13 @@ int mp__pool_cb_register(mp_pool *p, struct mp_async *j)
     pthread_mutex_lock(&l->mu);
     if (!l->started) {
         atomic_store(&l->stop, false);
+        /* The thread takes no signal of the program's: they go to the
+         * program's own threads, as if the pool had no thread. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         rc = -pthread_create(&l->thread, NULL, cb_thread, p);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         l->started = rc == 0;
     }
     if (rc == 0) atomic_fetch_add(&l->pending, 1);

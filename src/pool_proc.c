@@ -39,9 +39,10 @@
  * so the supervisor never needs malloc. */
 struct sup {
     mp_pool *p;
-    struct pollfd *fds; /* nworkers + 1 */
-    sigset_t user_mask; /* the creator's signal mask, restored in workers */
-    bool no_pidfd;      /* kernel without pidfd_open: poll with a timeout */
+    struct pollfd *fds;         /* nworkers + 1 */
+    sigset_t user_mask;         /* the creator's signal mask, restored in workers */
+    struct sigaction user_chld; /* the creator's SIGCHLD action, restored in workers */
+    bool no_pidfd;              /* kernel without pidfd_open: poll with a timeout */
 };
 
 /* Claim up to want idle workers (spinning or sleeping) for new work: each
@@ -134,6 +135,7 @@ static _Noreturn void worker_main(struct sup *sv, int idx, pid_t sup_pid)
     /* The supervisor's descriptors are not ours to keep. */
     for (int i = 0; i <= p->nworkers; i++)
         if (sv->fds[i].fd >= 0) close(sv->fds[i].fd);
+    sigaction(SIGCHLD, &sv->user_chld, NULL);
     sigprocmask(SIG_SETMASK, &sv->user_mask, NULL);
     if (p->initializer != NULL) p->initializer(p->initarg);
 
@@ -270,6 +272,9 @@ static _Noreturn void supervisor_main(struct sup *sv)
     mp_pool *p = sv->p;
     int n = p->nworkers;
     pid_t creator = p->creator;
+    /* With SIGCHLD ignored the kernel would reap the workers itself and
+     * we could not tell which chunk died: take the default back. */
+    sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL}, &sv->user_chld);
     int cfd = mp__pool_pidfd_open(creator);
     if (getppid() != creator) goto out_parent_gone; /* the creator died before we could watch it */
     sv->no_pidfd = cfd < 0;

@@ -682,6 +682,23 @@ static void test_pool_killed_supervisor_fails_work_never_hangs(void **state)
     assert_int_equal(mpt_count_zombies(), 0);
 }
 
+static void test_pool_works_with_sigchld_ignored(void **state)
+{
+    (void)state;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGCHLD, &ign, &old);
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    assert_int_equal(mp_pool_apply(p, kill_self, NULL, 0, NULL, 0), MP_EWORKERDIED);
+    int x = 9, r = 0;
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_OK);
+    assert_int_equal(r, 81);
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    mp_pool_free(p);
+    sigaction(SIGCHLD, &old, NULL);
+}
+
 static void test_pool_free_leaves_no_fd_or_zombie(void **state)
 {
     (void)state;
@@ -733,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_pool_arguments_are_copied_at_submission),
         cmocka_unit_test(test_pool_zero_processes_means_cpu_count),
         cmocka_unit_test(test_pool_killed_supervisor_fails_work_never_hangs),
+        cmocka_unit_test(test_pool_works_with_sigchld_ignored),
         cmocka_unit_test(test_pool_free_leaves_no_fd_or_zombie),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
