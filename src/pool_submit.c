@@ -167,6 +167,19 @@ static bool pred_done_past(const struct mp_async *j, size_t pos)
 static int job_wait(struct mp_async *j, bool (*pred)(const struct mp_async *, size_t), size_t arg,
                     const mp__deadline *d)
 {
+    /* A short task finishes within microseconds: spin briefly before
+     * paying for a sleep and a wake-up (two system calls). */
+    double until = 0;
+    for (int k = 0; !pred(j, arg); k++) {
+        if ((k & 63) == 63) {
+            double t = mp__now();
+            if (until == 0)
+                until = t + MP__SPIN_SECONDS;
+            else if (t > until || mp__deadline_expired(d))
+                break;
+        }
+        mp__cpu_relax();
+    }
     for (;;) {
         if (pred(j, arg)) return 0;
         atomic_fetch_add(&j->waiters, 1);
