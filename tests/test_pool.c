@@ -699,6 +699,116 @@ static void test_pool_works_with_sigchld_ignored(void **state)
     sigaction(SIGCHLD, &old, NULL);
 }
 
+/* True while pid exists and is not a zombie. */
+static bool pid_running(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) return false;
+    bool running = false;
+    if (fgets(buf, sizeof buf, f) != NULL) {
+        char *e = strrchr(buf, ')');
+        running = e != NULL && e[1] == ' ' && e[2] != 'Z' && e[2] != 'X';
+    }
+    fclose(f);
+    return running;
+}
+
+static int sleepy_pid(const void *arg, void *result)
+{
+    (void)arg;
+    usleep(50 * 1000);
+    *(pid_t *)result = getpid();
+    return 0;
+}
+
+static int make_pool_then_die(void *arg)
+{
+    pid_t *pids = arg; /* shared: 4 worker pids */
+    mp_pool *p = mp_pool_new(2);
+    if (p == NULL) return 1;
+    int in[4] = {0};
+    if (mp_pool_map(p, sleepy_pid, in, 4, sizeof(int), pids, sizeof(pid_t), 1) != MP_OK) return 2;
+    kill(getpid(), SIGKILL);
+    return 3;
+}
+
+static void test_pool_workers_die_with_their_creator(void **state)
+{
+    (void)state;
+    pid_t *pids = mp_shared_calloc(4, sizeof(pid_t));
+    assert_non_null(pids);
+    pid_t child = mpt_fork(make_pool_then_die, pids);
+    assert_int_equal(mpt_wait(child), 128 + SIGKILL);
+    double t0 = mpt_now();
+    for (int i = 0; i < 4; i++) {
+        assert_true(pids[i] > 0);
+        while (pid_running(pids[i]) && mpt_now() - t0 < 2.0)
+            usleep(10 * 1000);
+        assert_false(pid_running(pids[i]));
+    }
+    mp_shared_free(pids);
+}
+
+static int print_x(const void *arg, void *result)
+{
+    (void)arg;
+    (void)result;
+    printf("x"); /* stdout is a pipe: buffered until the worker flushes */
+    return 0;
+}
+
+static void print_a(void)
+{
+    printf("A");
+}
+
+static int pool_with_stdout_pipe(void *arg)
+{
+    int *fds = arg;
+    close(fds[0]);
+    if (dup2(fds[1], STDOUT_FILENO) < 0) return 1;
+    close(fds[1]);
+    setvbuf(stdout, NULL, _IOFBF, 4096);
+    printf("B"); /* still buffered when the pool forks */
+    atexit(print_a);
+    mp_pool *p = mp_pool_new(2);
+    if (p == NULL) return 2;
+    int in[10] = {0};
+    if (mp_pool_map(p, print_x, in, 10, sizeof(int), NULL, 0, 1) != MP_OK) return 3;
+    mp_pool_close(p);
+    mp_pool_join(p);
+    mp_pool_free(p);
+    exit(0); /* runs print_a once, here */
+}
+
+static void test_pool_workers_flush_stdio_and_skip_atexit(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = mpt_fork(pool_with_stdout_pipe, fds);
+    close(fds[1]);
+    char buf[256];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fds[0]);
+    assert_int_equal(mpt_wait(child), 0);
+    int a = 0, b = 0, x = 0;
+    for (size_t i = 0; i < len; i++) {
+        a += buf[i] == 'A';
+        b += buf[i] == 'B';
+        x += buf[i] == 'x';
+    }
+    assert_int_equal(b, 1);  /* flushed before the fork, never repeated */
+    assert_int_equal(a, 1);  /* only the program's own exit ran atexit */
+    assert_int_equal(x, 10); /* every worker flushed before _exit */
+}
+
 static void test_pool_free_leaves_no_fd_or_zombie(void **state)
 {
     (void)state;
@@ -751,6 +861,8 @@ int main(void)
         cmocka_unit_test(test_pool_zero_processes_means_cpu_count),
         cmocka_unit_test(test_pool_killed_supervisor_fails_work_never_hangs),
         cmocka_unit_test(test_pool_works_with_sigchld_ignored),
+        cmocka_unit_test(test_pool_workers_die_with_their_creator),
+        cmocka_unit_test(test_pool_workers_flush_stdio_and_skip_atexit),
         cmocka_unit_test(test_pool_free_leaves_no_fd_or_zombie),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
