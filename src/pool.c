@@ -34,10 +34,10 @@
  * The stores are absolute values, so redoing a finished commit is harmless.
  * It sits in the pool block just after the slots. */
 struct commit_journal {
-    struct mp_async *job; /* set last: the journal is valid only when non-NULL */
-    uint32_t chunk;       /* chunk being committed */
-    uint32_t st;          /* its final state */
-    uint32_t done;        /* job->ndone before the commit */
+    _Atomic(struct mp_async *) job; /* set last: the journal is valid only when non-NULL */
+    uint32_t chunk;                 /* chunk being committed */
+    uint32_t st;                    /* its final state */
+    uint32_t done;                  /* job->ndone before the commit */
 };
 
 static struct commit_journal *journal_of(mp_pool *p)
@@ -116,9 +116,9 @@ bool mp__pool_chunk_finish(struct mp_async *j, uint32_t c, uint32_t st)
     jr->chunk = c;
     jr->st = st;
     jr->done = d;
-    atomic_store_explicit((_Atomic(struct mp_async *) *)&jr->job, j, memory_order_release);
+    atomic_store_explicit(&jr->job, j, memory_order_release);
     bool complete = commit_apply(p, j, c, st, d);
-    atomic_store_explicit((_Atomic(struct mp_async *) *)&jr->job, NULL, memory_order_release);
+    atomic_store_explicit(&jr->job, NULL, memory_order_release);
     return complete;
 }
 
@@ -281,15 +281,19 @@ MP_EXTERN int mp_pool_close(mp_pool *p)
 {
     if (p == NULL) return MP_EINVAL;
     int wake[MP__WAKE_MAX];
-    int n = 0;
     mp__pool_lock(p);
     if (p->state == MP__POOL_RUN) {
         p->state = MP__POOL_CLOSE;
-        /* Idle workers wake up, find no work and a closed pool, and exit. */
-        n = mp__pool_claim_sleepers(p, UINT32_MAX, wake);
+        /* Idle workers wake up, find no work and a closed pool, and exit.
+         * All of them, in rounds of MP__WAKE_MAX (a rare path: waking
+         * under the lock is fine). */
+        int n;
+        do {
+            n = mp__pool_claim_sleepers(p, UINT32_MAX, wake);
+            mp__pool_wake_slots(p, wake, n);
+        } while (n == MP__WAKE_MAX);
     }
     mp__pool_unlock(p);
-    mp__pool_wake_slots(p, wake, n);
     return MP_OK;
 }
 

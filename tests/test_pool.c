@@ -556,6 +556,25 @@ static void test_pool_close_join_and_state_rules(void **state)
     mp_pool_free(p);
 }
 
+static void test_pool_close_wakes_every_idle_worker(void **state)
+{
+    (void)state;
+    /* More idle workers than one round of wake-ups covers. */
+    mp_pool *p = mp_pool_new(80);
+    assert_non_null(p);
+    int in[80], out[80];
+    for (int i = 0; i < 80; i++)
+        in[i] = i;
+    assert_int_equal(mp_pool_map(p, square, in, 80, sizeof(int), out, sizeof(int), 1), MP_OK);
+    usleep(200 * 1000); /* everyone idle and asleep */
+    double t0 = mpt_now();
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    assert_true(mpt_now() - t0 < 5.0);
+    mp_pool_free(p);
+    assert_int_equal(mpt_count_zombies(), 0);
+}
+
 static void test_pool_bad_input_is_einval(void **state)
 {
     (void)state;
@@ -856,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_pool_worker_death_in_map_fails_its_chunk_only),
         cmocka_unit_test(test_pool_terminate_fails_pending_promptly),
         cmocka_unit_test(test_pool_close_join_and_state_rules),
+        cmocka_unit_test(test_pool_close_wakes_every_idle_worker),
         cmocka_unit_test(test_pool_bad_input_is_einval),
         cmocka_unit_test(test_pool_arguments_are_copied_at_submission),
         cmocka_unit_test(test_pool_zero_processes_means_cpu_count),
