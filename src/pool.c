@@ -136,9 +136,48 @@ void mp__pool_job_completed(struct mp_async *j)
     mp__pool_job_unref(j);
 }
 
+/* Drop a job reference; the last one releases the block (into the pool's
+ * spare when it is large) and the job's reference on the pool. */
 void mp__pool_job_unref(struct mp_async *j)
 {
-    if (atomic_fetch_sub(&j->refs, 1) == 1) mp_shared_free(j->block);
+    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    mp_pool *p = j->pool;
+    void *b = j->block;
+    if (mp_shared_usable_size(b) >= MP__SPARE_MIN) b = atomic_exchange(&p->spare, b);
+    mp_shared_free(b);
+    mp__pool_unref(p);
+}
+
+/* A block for a job of size bytes (64-aligned, as mp__pool_alloc): the
+ * spare when it is big enough, else a new one. Takes a reference on the
+ * pool for the job. */
+void *mp__pool_job_alloc(mp_pool *p, size_t size, void **block)
+{
+    /* Small jobs come from the heap's size classes, which are cheap and
+     * leave the spare to the next big map. */
+    void *b = size >= MP__SPARE_MIN ? atomic_exchange(&p->spare, NULL) : NULL;
+    char *obj;
+    if (b != NULL && size <= SIZE_MAX - 64 && mp_shared_usable_size(b) >= size + 48) {
+        *block = b;
+        obj = (char *)(((uintptr_t)b + 63) & ~(uintptr_t)63);
+    } else {
+        mp_shared_free(b);
+        obj = mp__pool_alloc(size, block);
+        if (obj == NULL) return NULL;
+    }
+    atomic_fetch_add(&p->refs, 1);
+    return obj;
+}
+
+/* Drop a reference on the pool's memory; the last one frees it. Jobs hold
+ * one each, so a handle that outlives mp_pool_free still points at valid
+ * (terminated) pool memory. */
+void mp__pool_unref(mp_pool *p)
+{
+    if (atomic_fetch_sub(&p->refs, 1) != 1) return;
+    mp_shared_free(atomic_exchange(&p->spare, NULL));
+    pthread_mutex_destroy(&p->lock);
+    mp_shared_free(p->block);
 }
 
 /* Fail every chunk not yet final with st: the unclaimed ones in the queue
@@ -246,6 +285,7 @@ MP_EXTERN mp_pool *mp_pool_new_opts(const mp_pool_opts *opts)
     p->initarg = o.initarg;
     p->creator = mp__pid();
     p->state = MP__POOL_RUN;
+    atomic_store(&p->refs, 1);
 
     int err = ENOMEM;
     p->local = calloc(1, sizeof *p->local);
@@ -342,7 +382,7 @@ MP_EXTERN void mp_pool_free(mp_pool *p)
     if (mp__pid() == p->creator && p->local != NULL) {
         pthread_mutex_destroy(&p->local->mu);
         free(p->local);
+        p->local = NULL;
     }
-    pthread_mutex_destroy(&p->lock);
-    mp_shared_free(p->block);
+    mp__pool_unref(p);
 }

@@ -57,7 +57,7 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
     size_t total = status_off + status_bytes;
 
     void *block;
-    char *m = mp__pool_alloc(total, &block);
+    char *m = mp__pool_job_alloc(p, total, &block);
     if (m == NULL) return NULL;
     /* Only the header and the chunk words need zeroes; results and codes
      * are written before they are read, so their pages stay untouched
@@ -89,6 +89,13 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
     return j;
 }
 
+/* Release a job nobody else has seen. */
+static void job_discard(struct mp_async *j)
+{
+    atomic_store(&j->refs, 1);
+    mp__pool_job_unref(j);
+}
+
 /* Queue a job and wake idle workers for it. Returns 0 or MP_ECLOSED (the
  * job is then freed). */
 static int job_submit(mp_pool *p, struct mp_async *j)
@@ -96,7 +103,7 @@ static int job_submit(mp_pool *p, struct mp_async *j)
     if (j->has_cb) {
         int rc = mp__pool_cb_register(p, j);
         if (rc != 0) {
-            mp_shared_free(j->block);
+            job_discard(j);
             return rc;
         }
     }
@@ -106,7 +113,7 @@ static int job_submit(mp_pool *p, struct mp_async *j)
     if (p->state != MP__POOL_RUN) {
         mp__pool_unlock(p);
         if (j->has_cb) atomic_fetch_sub(&p->local->pending, 1);
-        mp_shared_free(j->block);
+        job_discard(j);
         return MP_ECLOSED;
     }
     if (j->nchunks == 0) {

@@ -575,6 +575,38 @@ static void test_pool_close_wakes_every_idle_worker(void **state)
     assert_int_equal(mpt_count_zombies(), 0);
 }
 
+static void test_pool_big_maps_reuse_memory_correctly(void **state)
+{
+    (void)state;
+    enum { N = 50000 }; /* big enough for the pool to keep the job block */
+    static int in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i % 1000;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    for (int round = 0; round < 3; round++) {
+        memset(out, 0xff, sizeof out);
+        /* A failing map leaves item codes behind in the block... */
+        assert_int_equal(mp_pool_map(p, square_but_7, in, N, sizeof(int), out, sizeof(int), 0),
+                         MP_ETASK);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(out[i], in[i] == 7 ? -1 : in[i] * in[i]);
+        /* ...which the next map, reusing it, must not see. */
+        assert_int_equal(mp_pool_map(p, square, in, N, sizeof(int), out, sizeof(int), 0), MP_OK);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(out[i], in[i] * in[i]);
+    }
+    /* A handle may outlive its pool. */
+    mp_async *a = mp_pool_map_async(p, square, in, N, sizeof(int), sizeof(int), 0, NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_async_wait(a, 10), MP_OK);
+    mp_pool_free(p);
+    memset(out, 0, sizeof out);
+    assert_int_equal(mp_async_get(a, out, 0), MP_OK);
+    assert_int_equal(out[N - 1], in[N - 1] * in[N - 1]);
+    mp_async_free(a);
+}
+
 static void test_pool_bad_input_is_einval(void **state)
 {
     (void)state;
@@ -876,6 +908,7 @@ int main(void)
         cmocka_unit_test(test_pool_terminate_fails_pending_promptly),
         cmocka_unit_test(test_pool_close_join_and_state_rules),
         cmocka_unit_test(test_pool_close_wakes_every_idle_worker),
+        cmocka_unit_test(test_pool_big_maps_reuse_memory_correctly),
         cmocka_unit_test(test_pool_bad_input_is_einval),
         cmocka_unit_test(test_pool_arguments_are_copied_at_submission),
         cmocka_unit_test(test_pool_zero_processes_means_cpu_count),

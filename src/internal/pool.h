@@ -124,6 +124,8 @@ struct mp_pool {
     pid_t creator;                /* the process that made the pool (callbacks run here) */
     pid_t sup_pid;                /* the supervisor process */
     struct mp__pool_local *local; /* creator's private state (callback thread) */
+    _Atomic uint32_t refs;        /* the owner (until mp_pool_free) + one per live job */
+    _Atomic(void *) spare;        /* a large job block kept for reuse, or NULL */
 
     _Alignas(64) _Atomic uint32_t sup_state; /* MP__SUP_*; futex for join */
     _Atomic int32_t sup_err;                 /* -errno if the supervisor failed to start */
@@ -139,11 +141,18 @@ struct mp_pool {
 /* Idle workers spin this long for new work before sleeping (seconds). */
 #define MP__SPIN_SECONDS 20e-6
 
+/* Job blocks at least this big are kept for reuse when freed: their pages
+ * stay mapped in every process of the pool, so the next big map pays no
+ * page faults (copying into fresh shared pages costs more than the map). */
+#define MP__SPARE_MIN (64u * 1024u)
+
 /* How often a waiter checks that the supervisor is alive (seconds). */
 #define MP__CHECK_SECONDS 0.25
 
 /* pool.c: the lock and the job bookkeeping. */
 void *mp__pool_alloc(size_t size, void **block);
+void *mp__pool_job_alloc(mp_pool *p, size_t size, void **block);
+void mp__pool_unref(mp_pool *p);
 void mp__pool_lock(mp_pool *p);
 void mp__pool_unlock(mp_pool *p);
 bool mp__pool_chunk_finish(struct mp_async *j, uint32_t c, uint32_t st);
