@@ -207,9 +207,12 @@ void mp__pool_fail_all(mp_pool *p, uint32_t st)
 
 /* Signal every worker of the pool. Called with the lock held: the
  * supervisor clears a slot's pid under the lock before reaping it, so a
- * pid seen here is never a recycled one. */
+ * pid seen here is never a recycled one - unless the supervisor died:
+ * then its workers died with it (PR_SET_PDEATHSIG), init reaped them, and
+ * their pids may belong to anyone by now. */
 static void kill_workers(mp_pool *p)
 {
+    if (p->broken) return;
     for (int i = 0; i < p->nworkers; i++)
         if (p->slots[i].pid > 0) kill(p->slots[i].pid, SIGKILL);
 }
@@ -227,7 +230,6 @@ bool mp__pool_check_alive(mp_pool *p)
     if (p->state != MP__POOL_TERMINATE && !p->broken && sup != MP__SUP_EXITED) {
         p->broken = 1;
         p->state = MP__POOL_TERMINATE;
-        kill_workers(p);
     }
     mp__pool_fail_all(p, p->broken ? MP__CH_DIED : MP__CH_CLOSED);
     mp__pool_unlock(p);
@@ -340,6 +342,8 @@ MP_EXTERN int mp_pool_close(mp_pool *p)
 MP_EXTERN int mp_pool_terminate(mp_pool *p)
 {
     if (p == NULL) return MP_EINVAL;
+    /* A dead supervisor must be noticed before any pid is signalled. */
+    mp__pool_check_alive(p);
     mp__pool_lock(p);
     if (p->state != MP__POOL_TERMINATE) {
         p->state = MP__POOL_TERMINATE;
