@@ -607,6 +607,35 @@ static void test_pool_big_maps_reuse_memory_correctly(void **state)
     mp_async_free(a);
 }
 
+static int use_pool_from_child(void *arg)
+{
+    mp_pool *p = arg;
+    int in[100], out[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    if (mp_pool_map(p, square, in, 100, sizeof(int), out, sizeof(int), 0) != MP_OK) return 1;
+    for (int i = 0; i < 100; i++)
+        if (out[i] != i * i) return 2;
+    mp_callbacks cb = {on_result, NULL, NULL};
+    errno = 0;
+    if (mp_pool_apply_async(p, square, in, sizeof(int), sizeof(int), &cb) != NULL || errno != EPERM)
+        return 3; /* callbacks only run in the creating process */
+    return 0;
+}
+
+static void test_pool_accepts_work_from_a_forked_child(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    pid_t child = mpt_fork(use_pool_from_child, p);
+    assert_int_equal(mpt_wait(child), 0);
+    int x = 3, r = 0;
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_OK);
+    assert_int_equal(r, 9);
+    mp_pool_free(p);
+}
+
 static void test_pool_bad_input_is_einval(void **state)
 {
     (void)state;
@@ -909,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_pool_close_join_and_state_rules),
         cmocka_unit_test(test_pool_close_wakes_every_idle_worker),
         cmocka_unit_test(test_pool_big_maps_reuse_memory_correctly),
+        cmocka_unit_test(test_pool_accepts_work_from_a_forked_child),
         cmocka_unit_test(test_pool_bad_input_is_einval),
         cmocka_unit_test(test_pool_arguments_are_copied_at_submission),
         cmocka_unit_test(test_pool_zero_processes_means_cpu_count),
