@@ -177,7 +177,8 @@ static int job_wait(struct mp_async *j, bool (*pred)(const struct mp_async *, si
     /* A short task finishes within microseconds: spin briefly before
      * paying for a sleep and a wake-up (two system calls). */
     double until = 0;
-    for (int k = 0; !pred(j, arg); k++) {
+    bool spin = d->forever || !mp__deadline_expired(d); /* never for a poll */
+    for (int k = 0; spin && !pred(j, arg); k++) {
         if ((k & 63) == 63) {
             double t = mp__now();
             if (until == 0)
@@ -200,7 +201,8 @@ static int job_wait(struct mp_async *j, bool (*pred)(const struct mp_async *, si
         atomic_fetch_sub(&j->waiters, 1);
         if (rc == MP_ETIMEDOUT && !pred(j, arg)) {
             if (mp__deadline_expired(d)) return MP_ETIMEDOUT;
-            /* A complete job no longer needs its pool (which may be gone). */
+            /* Only unfinished work depends on the supervisor (a complete
+             * job may just wait for its callback). */
             if (!job_complete(j)) mp__pool_check_alive(j->pool);
         }
     }
