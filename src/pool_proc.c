@@ -111,7 +111,7 @@ static void worker_idle(mp_pool *p, struct mp__pool_slot *s)
     for (int k = 0; !woken; k++) {
         woken = atomic_load_explicit(&s->wake, memory_order_acquire) != w;
         if ((k & 63) == 63 && mp__now() > until) break;
-        mp__cpu_relax();
+        mp__pool_spin_step(k);
     }
     uint32_t expect = MP__W_SPINNING;
     if (!woken && atomic_compare_exchange_strong(&s->sleep, &expect, MP__W_SLEEPING)) {

@@ -186,7 +186,7 @@ static int job_wait(struct mp_async *j, bool (*pred)(const struct mp_async *, si
             else if (t > until || mp__deadline_expired(d))
                 break;
         }
-        mp__cpu_relax();
+        mp__pool_spin_step(k);
     }
     for (;;) {
         if (pred(j, arg)) return 0;

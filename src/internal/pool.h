@@ -13,11 +13,13 @@
 #define MP_INTERNAL_POOL_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "futex.h"
 #include "mp/pool.h"
 
 /* Chunk states; every state from CH_OK on is final. */
@@ -148,6 +150,17 @@ struct mp_pool {
 
 /* How often a waiter checks that the supervisor is alive (seconds). */
 #define MP__CHECK_SECONDS 0.25
+
+/* One step of a bounded spin: a few pause instructions first (the other
+ * side usually answers within a microsecond or two), then sched_yield, so
+ * that on a busy machine a spinner hands its CPU to whoever it waits for. */
+static inline void mp__pool_spin_step(int k)
+{
+    if (k < 128)
+        mp__cpu_relax();
+    else
+        sched_yield();
+}
 
 /* pool.c: the lock and the job bookkeeping. */
 void *mp__pool_alloc(size_t size, void **block);
