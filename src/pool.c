@@ -24,9 +24,9 @@
 #include "internal/futex.h"
 #include "internal/panic.h"
 #include "internal/pool.h"
-#include "internal/pool_os.h"
 #include "internal/thread.h"
 #include "mp/error.h"
+#include "mp/process.h"
 #include "mp/shared.h"
 
 /* The commit journal: a commit is three stores (order, state, count). If
@@ -71,7 +71,8 @@ void *mp__pool_alloc(size_t size, void **block)
         return NULL;
     }
     char *b = mp_shared_malloc(size + 48);
-    if (b == NULL) return NULL;
+    if (b == NULL)
+        return NULL;
     *block = b;
     return (void *)(((uintptr_t)b + 63) & ~(uintptr_t)63);
 }
@@ -109,7 +110,8 @@ void mp__pool_unlock(mp_pool *p)
  * must then call mp__pool_job_completed once it may sleep again. */
 bool mp__pool_chunk_finish(struct mp_async *j, uint32_t c, uint32_t st)
 {
-    if (atomic_load_explicit(&j->chunk_st[c], memory_order_relaxed) >= MP__CH_OK) return false;
+    if (atomic_load_explicit(&j->chunk_st[c], memory_order_relaxed) >= MP__CH_OK)
+        return false;
     mp_pool *p = j->pool;
     struct commit_journal *jr = journal_of(p);
     uint32_t d = atomic_load_explicit(&j->ndone, memory_order_relaxed);
@@ -128,10 +130,12 @@ bool mp__pool_chunk_finish(struct mp_async *j, uint32_t c, uint32_t st)
 void mp__pool_job_completed(struct mp_async *j)
 {
     mp_pool *p = j->pool;
-    if (atomic_load(&j->waiters) > 0) mp__futex_wake(&j->seq, INT32_MAX);
+    if (atomic_load(&j->waiters) > 0)
+        mp__futex_wake(&j->seq, INT32_MAX);
     if (j->has_cb) {
         atomic_fetch_add(&p->cb_seq, 1);
-        if (atomic_load(&p->cb_waiting) > 0) mp__futex_wake(&p->cb_seq, 1);
+        if (atomic_load(&p->cb_waiting) > 0)
+            mp__futex_wake(&p->cb_seq, 1);
     }
     mp__pool_job_unref(j);
 }
@@ -140,10 +144,12 @@ void mp__pool_job_completed(struct mp_async *j)
  * spare when it is large) and the job's reference on the pool. */
 void mp__pool_job_unref(struct mp_async *j)
 {
-    if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    if (atomic_fetch_sub(&j->refs, 1) != 1)
+        return;
     mp_pool *p = j->pool;
     void *b = j->block;
-    if (mp_shared_usable_size(b) >= MP__SPARE_MIN) b = atomic_exchange(&p->spare, b);
+    if (mp_shared_usable_size(b) >= MP__SPARE_MIN)
+        b = atomic_exchange(&p->spare, b);
     mp_shared_free(b);
     mp__pool_unref(p);
 }
@@ -163,7 +169,8 @@ void *mp__pool_job_alloc(mp_pool *p, size_t size, void **block)
     } else {
         mp_shared_free(b);
         obj = mp__pool_alloc(size, block);
-        if (obj == NULL) return NULL;
+        if (obj == NULL)
+            return NULL;
     }
     atomic_fetch_add(&p->refs, 1);
     return obj;
@@ -174,7 +181,8 @@ void *mp__pool_job_alloc(mp_pool *p, size_t size, void **block)
  * (terminated) pool memory. */
 void mp__pool_unref(mp_pool *p)
 {
-    if (atomic_fetch_sub(&p->refs, 1) != 1) return;
+    if (atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
     mp_shared_free(atomic_exchange(&p->spare, NULL));
     pthread_mutex_destroy(&p->lock);
     mp_shared_free(p->block);
@@ -212,9 +220,11 @@ void mp__pool_fail_all(mp_pool *p, uint32_t st)
  * their pids may belong to anyone by now. */
 static void kill_workers(mp_pool *p)
 {
-    if (p->broken) return;
+    if (p->broken)
+        return;
     for (int i = 0; i < p->nworkers; i++)
-        if (p->slots[i].pid > 0) kill(p->slots[i].pid, SIGKILL);
+        if (p->slots[i].pid > 0)
+            kill(p->slots[i].pid, SIGKILL);
 }
 
 /* Waits call this when a slice of their wait ran out. If the supervisor
@@ -225,7 +235,8 @@ static void kill_workers(mp_pool *p)
 bool mp__pool_check_alive(mp_pool *p)
 {
     uint32_t sup = atomic_load(&p->sup_state);
-    if (sup != MP__SUP_EXITED && mp__tid_alive(p->sup_pid)) return true;
+    if (sup != MP__SUP_EXITED && mp__tid_alive(p->sup_pid))
+        return true;
     mp__pool_lock(p);
     if (p->state != MP__POOL_TERMINATE && !p->broken && sup != MP__SUP_EXITED) {
         p->broken = 1;
@@ -242,7 +253,8 @@ static void wait_supervisor(mp_pool *p)
 {
     for (;;) {
         uint32_t s = atomic_load(&p->sup_state);
-        if (s == MP__SUP_EXITED || !mp__tid_alive(p->sup_pid)) return;
+        if (s == MP__SUP_EXITED || !mp__tid_alive(p->sup_pid))
+            return;
         mp__deadline d;
         mp__deadline_init(&d, 0.25);
         mp__futex_wait(&p->sup_state, s, &d);
@@ -252,8 +264,10 @@ static void wait_supervisor(mp_pool *p)
 /* Reap the supervisor (the creator is its parent), once. */
 static void reap_supervisor(mp_pool *p)
 {
-    if (mp__pid() != p->creator || p->local == NULL) return;
-    if (atomic_exchange(&p->local->reaped, true)) return;
+    if (mp__pid() != p->creator || p->local == NULL)
+        return;
+    if (atomic_exchange(&p->local->reaped, true))
+        return;
     /* ECHILD (SIGCHLD ignored, or reaped by the program) is fine too. */
     while (waitpid(p->sup_pid, NULL, 0) < 0 && errno == EINTR)
         ;
@@ -268,17 +282,19 @@ MP_EXTERN mp_pool *mp_pool_new(int processes)
 MP_EXTERN mp_pool *mp_pool_new_opts(const mp_pool_opts *opts)
 {
     mp_pool_opts o = {0};
-    if (opts != NULL) o = *opts;
+    if (opts != NULL)
+        o = *opts;
     if (o.processes < 0) {
         errno = EINVAL;
         return NULL;
     }
-    int nworkers = o.processes > 0 ? o.processes : mp__pool_cpu_count();
+    int nworkers = o.processes > 0 ? o.processes : mp_cpu_count();
     size_t size = sizeof(struct mp_pool) + (size_t)nworkers * sizeof(struct mp__pool_slot) +
                   sizeof(struct commit_journal);
     void *block;
     mp_pool *p = mp__pool_alloc(size, &block);
-    if (p == NULL) return NULL;
+    if (p == NULL)
+        return NULL;
     memset(p, 0, size);
     p->block = block;
     p->nworkers = nworkers;
@@ -291,20 +307,23 @@ MP_EXTERN mp_pool *mp_pool_new_opts(const mp_pool_opts *opts)
 
     int err = ENOMEM;
     p->local = calloc(1, sizeof *p->local);
-    if (p->local == NULL) goto out_free;
+    if (p->local == NULL)
+        goto out_free;
     pthread_mutexattr_t a;
     pthread_mutexattr_init(&a);
     pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     err = pthread_mutex_init(&p->lock, &a);
     pthread_mutexattr_destroy(&a);
-    if (err != 0) goto out_local;
+    if (err != 0)
+        goto out_local;
     if (pthread_mutex_init(&p->local->mu, NULL) != 0) {
         err = ENOMEM;
         goto out_mutex;
     }
     err = -mp__pool_start_supervisor(p);
-    if (err != 0) goto out_local_mu;
+    if (err != 0)
+        goto out_local_mu;
     return p;
 
 out_local_mu:
@@ -321,7 +340,8 @@ out_free:
 
 MP_EXTERN int mp_pool_close(mp_pool *p)
 {
-    if (p == NULL) return MP_EINVAL;
+    if (p == NULL)
+        return MP_EINVAL;
     int wake[MP__WAKE_MAX];
     mp__pool_lock(p);
     if (p->state == MP__POOL_RUN) {
@@ -341,7 +361,8 @@ MP_EXTERN int mp_pool_close(mp_pool *p)
 
 MP_EXTERN int mp_pool_terminate(mp_pool *p)
 {
-    if (p == NULL) return MP_EINVAL;
+    if (p == NULL)
+        return MP_EINVAL;
     /* A dead supervisor must be noticed before any pid is signalled. */
     mp__pool_check_alive(p);
     mp__pool_lock(p);
@@ -362,11 +383,13 @@ MP_EXTERN int mp_pool_terminate(mp_pool *p)
 
 MP_EXTERN int mp_pool_join(mp_pool *p)
 {
-    if (p == NULL) return MP_EINVAL;
+    if (p == NULL)
+        return MP_EINVAL;
     mp__pool_lock(p);
     uint32_t state = p->state;
     mp__pool_unlock(p);
-    if (state == MP__POOL_RUN) return MP_ESTATE;
+    if (state == MP__POOL_RUN)
+        return MP_ESTATE;
     /* The supervisor exits after the last worker, and the workers exit
      * once the queue is empty: all outstanding work is then committed. */
     wait_supervisor(p);
@@ -380,7 +403,8 @@ MP_EXTERN int mp_pool_join(mp_pool *p)
 
 MP_EXTERN void mp_pool_free(mp_pool *p)
 {
-    if (p == NULL) return;
+    if (p == NULL)
+        return;
     mp_pool_terminate(p);
     mp__pool_cb_stop(p);
     if (mp__pid() == p->creator && p->local != NULL) {

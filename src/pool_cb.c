@@ -31,7 +31,8 @@ static void run_callbacks(struct mp_async *j)
         j->cb.error_callback(code, task, j->cb.userdata);
     atomic_store(&j->cb_state, 1);
     atomic_fetch_add(&j->seq, 1);
-    if (atomic_load(&j->waiters) > 0) mp__futex_wake(&j->seq, INT32_MAX);
+    if (atomic_load(&j->waiters) > 0)
+        mp__futex_wake(&j->seq, INT32_MAX);
 }
 
 static void *cb_thread(void *arg)
@@ -59,7 +60,8 @@ static void *cb_thread(void *arg)
             mp__pool_job_unref(fifo); /* the callback's reference */
             fifo = next;
         }
-        if (atomic_load(&l->pending) == 0 && atomic_load(&l->stop)) return NULL;
+        if (atomic_load(&l->pending) == 0 && atomic_load(&l->stop))
+            return NULL;
         atomic_fetch_add(&p->cb_waiting, 1);
         mp__deadline d;
         mp__deadline_init(&d, MP__CHECK_SECONDS);
@@ -68,7 +70,8 @@ static void *cb_thread(void *arg)
         /* Work with callbacks pending and a dead supervisor would never
          * complete: the liveness check fails it, and its error callbacks
          * run on the next round. */
-        if (rc == MP_ETIMEDOUT && atomic_load(&l->pending) > 0) mp__pool_check_alive(p);
+        if (rc == MP_ETIMEDOUT && atomic_load(&l->pending) > 0)
+            mp__pool_check_alive(p);
     }
 }
 
@@ -78,7 +81,8 @@ static void *cb_thread(void *arg)
 int mp__pool_cb_register(mp_pool *p, struct mp_async *j)
 {
     (void)j;
-    if (mp__pid() != p->creator) return MP_ESTATE;
+    if (mp__pid() != p->creator)
+        return MP_ESTATE;
     struct mp__pool_local *l = p->local;
     int rc = 0;
     pthread_mutex_lock(&l->mu);
@@ -93,7 +97,8 @@ int mp__pool_cb_register(mp_pool *p, struct mp_async *j)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         l->started = rc == 0;
     }
-    if (rc == 0) atomic_fetch_add(&l->pending, 1);
+    if (rc == 0)
+        atomic_fetch_add(&l->pending, 1);
     pthread_mutex_unlock(&l->mu);
     return rc;
 }
@@ -102,7 +107,8 @@ int mp__pool_cb_register(mp_pool *p, struct mp_async *j)
  * no more work can come (join, free): every pending job then completes. */
 void mp__pool_cb_stop(mp_pool *p)
 {
-    if (mp__pid() != p->creator || p->local == NULL) return;
+    if (mp__pid() != p->creator || p->local == NULL)
+        return;
     struct mp__pool_local *l = p->local;
     pthread_mutex_lock(&l->mu);
     if (l->started) {

@@ -16,6 +16,11 @@
  * which fires when the creating *thread* exits) and takes the workers down
  * when that process ends.
  *
+ * The Linux-only calls live in internal/pidfd.c and internal/pdeath.c.
+ * Without pidfds (before Linux 5.3, or on a POSIX port) the same loop
+ * works by polling with a 50 ms timeout: every round reaps with
+ * waitid(WNOHANG) and compares getppid() with the creator.
+ *
  * Workers run chunks: claim under the pool lock, run unlocked, commit under
  * the lock. An idle worker spins briefly, then sleeps on its own futex; a
  * submitter wakes only the workers that sleep. */
@@ -31,7 +36,8 @@
 #include "internal/clock.h"
 #include "internal/futex.h"
 #include "internal/pool.h"
-#include "internal/pool_os.h"
+#include "internal/pdeath.h"
+#include "internal/pidfd.h"
 #include "mp/error.h"
 
 /* What the supervisor keeps: one pollfd per worker place (pidfd, or -1),
@@ -54,12 +60,15 @@ int mp__pool_claim_sleepers(mp_pool *p, uint32_t want, int *wake)
     int n = 0;
     for (int i = 0; i < p->nworkers && want > 0 && n < MP__WAKE_MAX; i++) {
         struct mp__pool_slot *s = &p->slots[i];
-        if (atomic_load_explicit(&s->sleep, memory_order_relaxed) == MP__W_ACTIVE) continue;
+        if (atomic_load_explicit(&s->sleep, memory_order_relaxed) == MP__W_ACTIVE)
+            continue;
         uint32_t old = atomic_exchange(&s->sleep, MP__W_ACTIVE);
-        if (old == MP__W_ACTIVE) continue;
+        if (old == MP__W_ACTIVE)
+            continue;
         atomic_fetch_add(&s->wake, 1);
         want--;
-        if (old == MP__W_SLEEPING) wake[n++] = i;
+        if (old == MP__W_SLEEPING)
+            wake[n++] = i;
     }
     return n;
 }
@@ -91,8 +100,10 @@ static uint32_t run_chunk(struct mp_async *j, uint32_t c)
             }
             j->status[i] = rc;
         }
-        if (arg != NULL) arg += j->arg_size;
-        if (res != NULL) res += j->result_size;
+        if (arg != NULL)
+            arg += j->arg_size;
+        if (res != NULL)
+            res += j->result_size;
     }
     return failed ? MP__CH_FAILED : MP__CH_OK;
 }
@@ -110,7 +121,8 @@ static void worker_idle(mp_pool *p, struct mp__pool_slot *s)
     bool woken = false;
     for (int k = 0; !woken; k++) {
         woken = atomic_load_explicit(&s->wake, memory_order_acquire) != w;
-        if ((k & 63) == 63 && mp__now() > until) break;
+        if ((k & 63) == 63 && mp__now() > until)
+            break;
         mp__pool_spin_step(k);
     }
     uint32_t expect = MP__W_SPINNING;
@@ -131,23 +143,28 @@ static void worker_idle(mp_pool *p, struct mp__pool_slot *s)
 static _Noreturn void worker_main(struct sup *sv, int idx, pid_t sup_pid)
 {
     mp_pool *p = sv->p;
-    if (mp__pool_die_with_parent(sup_pid) < 0) _exit(0);
+    if (!mp__die_with_parent(sup_pid))
+        _exit(0);
     /* The supervisor's descriptors are not ours to keep. */
     for (int i = 0; i <= p->nworkers; i++)
-        if (sv->fds[i].fd >= 0) close(sv->fds[i].fd);
+        if (sv->fds[i].fd >= 0)
+            close(sv->fds[i].fd);
     sigaction(SIGCHLD, &sv->user_chld, NULL);
     sigprocmask(SIG_SETMASK, &sv->user_mask, NULL);
-    if (p->initializer != NULL) p->initializer(p->initarg);
+    if (p->initializer != NULL)
+        p->initializer(p->initarg);
 
     struct mp__pool_slot *s = &p->slots[idx];
     size_t done = 0;
     int wake[1];
     mp__pool_lock(p);
     for (;;) {
-        if (p->state == MP__POOL_TERMINATE) break;
+        if (p->state == MP__POOL_TERMINATE)
+            break;
         struct mp_async *j = p->head;
         if (j == NULL) {
-            if (p->state == MP__POOL_CLOSE) break;
+            if (p->state == MP__POOL_CLOSE)
+                break;
             worker_idle(p, s);
             continue;
         }
@@ -160,7 +177,8 @@ static _Noreturn void worker_main(struct sup *sv, int idx, pid_t sup_pid)
         s->job = j;
         j->next_chunk = c + 1;
         if (c + 1 == j->nchunks) {
-            if (j->next == NULL) p->tail = NULL;
+            if (j->next == NULL)
+                p->tail = NULL;
             p->head = j->next;
         }
         /* More work and a sleeping peer: pass the wake-up on. */
@@ -198,9 +216,12 @@ static int spawn(struct sup *sv, int idx)
     atomic_store(&s->sleep, MP__W_ACTIVE);
     pid_t me = getpid();
     pid_t pid = fork();
-    if (pid < 0) return -errno;
-    if (pid == 0) worker_main(sv, idx, me);
-    sv->fds[idx].fd = sv->no_pidfd ? -1 : mp__pool_pidfd_open(pid);
+    if (pid < 0)
+        return -errno;
+    if (pid == 0)
+        worker_main(sv, idx, me);
+    int fd = sv->no_pidfd ? -1 : mp__pidfd_open(pid);
+    sv->fds[idx].fd = fd < 0 ? -1 : fd;
     sv->fds[idx].events = POLLIN;
     mp__pool_lock(p);
     s->pid = pid;
@@ -223,7 +244,8 @@ static void worker_ended(struct sup *sv, pid_t pid)
     mp__pool_lock(p);
     for (int i = 0; i < p->nworkers; i++) {
         struct mp__pool_slot *s = &p->slots[i];
-        if (s->pid != pid) continue;
+        if (s->pid != pid)
+            continue;
         idx = i;
         s->pid = 0;
         j = s->job;
@@ -235,7 +257,8 @@ static void worker_ended(struct sup *sv, pid_t pid)
     }
     mp__pool_unlock(p);
     if (j != NULL) {
-        if (complete) mp__pool_job_completed(j);
+        if (complete)
+            mp__pool_job_completed(j);
         mp__pool_job_unref(j); /* the dead worker's claim */
     }
     if (idx >= 0 && sv->fds[idx].fd >= 0) {
@@ -252,7 +275,8 @@ static void reap_workers(struct sup *sv)
     for (;;) {
         siginfo_t si;
         memset(&si, 0, sizeof si);
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0) return;
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+            return;
         worker_ended(sv, si.si_pid);
     }
 }
@@ -275,8 +299,11 @@ static _Noreturn void supervisor_main(struct sup *sv)
     /* With SIGCHLD ignored the kernel would reap the workers itself and
      * we could not tell which chunk died: take the default back. */
     sigaction(SIGCHLD, &(struct sigaction){.sa_handler = SIG_DFL}, &sv->user_chld);
-    int cfd = mp__pool_pidfd_open(creator);
-    if (getppid() != creator) goto out_parent_gone; /* the creator died before we could watch it */
+    int cfd = mp__pidfd_open(creator);
+    if (cfd < 0)
+        cfd = -1;
+    if (getppid() != creator)
+        goto out_parent_gone; /* the creator died before we could watch it */
     sv->no_pidfd = cfd < 0;
     sv->fds[n].fd = cfd;
     sv->fds[n].events = POLLIN;
@@ -291,7 +318,8 @@ static _Noreturn void supervisor_main(struct sup *sv)
             mp__pool_lock(p);
             p->state = MP__POOL_TERMINATE;
             for (int k = 0; k < i; k++)
-                if (p->slots[k].pid > 0) kill(p->slots[k].pid, SIGKILL);
+                if (p->slots[k].pid > 0)
+                    kill(p->slots[k].pid, SIGKILL);
             mp__pool_unlock(p);
             for (int k = 0; k < i; k++)
                 while (waitpid(-1, NULL, 0) < 0 && errno == EINTR)
@@ -320,7 +348,8 @@ static _Noreturn void supervisor_main(struct sup *sv)
             live += p->slots[i].pid > 0;
         if (state == MP__POOL_TERMINATE)
             for (int i = 0; i < n; i++)
-                if (p->slots[i].pid > 0) kill(p->slots[i].pid, SIGKILL);
+                if (p->slots[i].pid > 0)
+                    kill(p->slots[i].pid, SIGKILL);
         mp__pool_unlock(p);
 
         retry = false;
@@ -332,7 +361,8 @@ static _Noreturn void supervisor_main(struct sup *sv)
                     else
                         live++;
                 }
-        if (live == 0 && state != MP__POOL_RUN && !refill) sup_exit(p);
+        if (live == 0 && state != MP__POOL_RUN && !refill)
+            sup_exit(p);
     }
 
 out_parent_gone:
@@ -340,7 +370,8 @@ out_parent_gone:
     mp__pool_lock(p);
     p->state = MP__POOL_TERMINATE;
     for (int i = 0; i < n; i++)
-        if (p->slots[i].pid > 0) kill(p->slots[i].pid, SIGKILL);
+        if (p->slots[i].pid > 0)
+            kill(p->slots[i].pid, SIGKILL);
     mp__pool_unlock(p);
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
         ;
@@ -353,7 +384,8 @@ int mp__pool_start_supervisor(mp_pool *p)
 {
     struct sup sv = {.p = p};
     sv.fds = calloc((size_t)p->nworkers + 1, sizeof *sv.fds);
-    if (sv.fds == NULL) return -ENOMEM;
+    if (sv.fds == NULL)
+        return -ENOMEM;
     /* Buffered output would otherwise be inherited and printed again by
      * every worker that flushes at exit. */
     fflush(NULL);
@@ -363,18 +395,21 @@ int mp__pool_start_supervisor(mp_pool *p)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &sv.user_mask);
     pid_t pid = fork();
-    if (pid == 0) supervisor_main(&sv);
+    if (pid == 0)
+        supervisor_main(&sv);
     int err = pid < 0 ? -errno : 0;
     pthread_sigmask(SIG_SETMASK, &sv.user_mask, NULL);
     free(sv.fds);
-    if (err != 0) return err;
+    if (err != 0)
+        return err;
     p->sup_pid = pid;
 
     /* Wait for the workers to be forked; a supervisor that died on the
      * way is reaped and reported. */
     for (;;) {
         uint32_t s = atomic_load(&p->sup_state);
-        if (s != MP__SUP_STARTING) break;
+        if (s != MP__SUP_STARTING)
+            break;
         mp__deadline d;
         mp__deadline_init(&d, 0.1);
         if (mp__futex_wait(&p->sup_state, s, &d) == MP_ETIMEDOUT &&

@@ -36,10 +36,12 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
                                 const void *args, size_t n, size_t arg_size, size_t result_size,
                                 size_t chunksize, const mp_callbacks *cb)
 {
-    if (chunksize == 0) chunksize = default_chunksize(p, n);
+    if (chunksize == 0)
+        chunksize = default_chunksize(p, n);
     /* Chunk numbers are 32-bit; more chunks than that only happen with
      * absurd inputs, so grow the chunks instead. */
-    if (n / chunksize >= UINT32_MAX - 1) chunksize = n / (UINT32_MAX - 2) + 1;
+    if (n / chunksize >= UINT32_MAX - 1)
+        chunksize = n / (UINT32_MAX - 2) + 1;
     size_t nchunks = n / chunksize + (n % chunksize != 0);
     size_t args_bytes, res_bytes, status_bytes;
     if (__builtin_mul_overflow(n, arg_size, &args_bytes) ||
@@ -58,7 +60,8 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
 
     void *block;
     char *m = mp__pool_job_alloc(p, total, &block);
-    if (m == NULL) return NULL;
+    if (m == NULL)
+        return NULL;
     /* Only the header and the chunk words need zeroes; results and codes
      * are written before they are read, so their pages stay untouched
      * until a worker writes them. */
@@ -79,7 +82,8 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
     j->results = result_size ? m + res_off : NULL;
     j->status = (int32_t *)(m + status_off);
     j->owner = mp__pid();
-    if (args_bytes) memcpy(j->args, args, args_bytes);
+    if (args_bytes)
+        memcpy(j->args, args, args_bytes);
     if (cb != NULL && (cb->callback != NULL || cb->error_callback != NULL)) {
         j->cb = *cb;
         j->has_cb = true;
@@ -112,7 +116,8 @@ static int job_submit(mp_pool *p, struct mp_async *j)
     mp__pool_lock(p);
     if (p->state != MP__POOL_RUN) {
         mp__pool_unlock(p);
-        if (j->has_cb) atomic_fetch_sub(&p->local->pending, 1);
+        if (j->has_cb)
+            atomic_fetch_sub(&p->local->pending, 1);
         job_discard(j);
         return MP_ECLOSED;
     }
@@ -189,7 +194,8 @@ static int job_wait(struct mp_async *j, bool (*pred)(const struct mp_async *, si
         mp__pool_spin_step(k);
     }
     for (;;) {
-        if (pred(j, arg)) return 0;
+        if (pred(j, arg))
+            return 0;
         atomic_fetch_add(&j->waiters, 1);
         uint32_t seq = atomic_load(&j->seq);
         if (pred(j, arg)) {
@@ -200,10 +206,12 @@ static int job_wait(struct mp_async *j, bool (*pred)(const struct mp_async *, si
         int rc = mp__futex_wait(&j->seq, seq, &slice);
         atomic_fetch_sub(&j->waiters, 1);
         if (rc == MP_ETIMEDOUT && !pred(j, arg)) {
-            if (mp__deadline_expired(d)) return MP_ETIMEDOUT;
+            if (mp__deadline_expired(d))
+                return MP_ETIMEDOUT;
             /* Only unfinished work depends on the supervisor (a complete
              * job may just wait for its callback). */
-            if (!job_complete(j)) mp__pool_check_alive(j->pool);
+            if (!job_complete(j))
+                mp__pool_check_alive(j->pool);
         }
     }
 }
@@ -239,7 +247,8 @@ void mp__pool_job_outcome(const struct mp_async *j, int *code, int *task)
     *task = 0;
     for (uint32_t c = 0; c < j->nchunks && *code == 0; c++) {
         uint32_t st = atomic_load(&j->chunk_st[c]);
-        if (st == MP__CH_OK) continue;
+        if (st == MP__CH_OK)
+            continue;
         size_t lo = (size_t)c * j->chunksize;
         size_t hi = lo + j->chunksize < j->n ? lo + j->chunksize : j->n;
         for (size_t i = lo; i < hi && *code == 0; i++)
@@ -254,7 +263,8 @@ void mp__pool_job_outcome(const struct mp_async *j, int *code, int *task)
 static void collect(const struct mp_async *j, void *out)
 {
     size_t rs = j->result_size;
-    if (rs == 0 || out == NULL) return;
+    if (rs == 0 || out == NULL)
+        return;
     for (uint32_t c = 0; c < j->nchunks; c++) {
         uint32_t st = atomic_load(&j->chunk_st[c]);
         size_t lo = (size_t)c * j->chunksize;
@@ -269,7 +279,8 @@ static void collect(const struct mp_async *j, void *out)
             c = e - 1;
         } else if (st == MP__CH_FAILED) {
             for (size_t i = lo; i < hi; i++)
-                if (j->status[i] == 0) memcpy((char *)out + i * rs, j->results + i * rs, rs);
+                if (j->status[i] == 0)
+                    memcpy((char *)out + i * rs, j->results + i * rs, rs);
         }
     }
 }
@@ -280,7 +291,8 @@ static void collect(const struct mp_async *j, void *out)
 static bool bad_submit(mp_pool *p, mp_task_fn fn, const void *args, size_t n, size_t arg_size,
                        bool is_map)
 {
-    if (p == NULL || fn == NULL || (args != NULL && arg_size == 0)) return true;
+    if (p == NULL || fn == NULL || (args != NULL && arg_size == 0))
+        return true;
     return n > 0 && args == NULL && (arg_size > 0 || is_map);
 }
 
@@ -302,7 +314,8 @@ MP_EXTERN mp_async *mp_pool_apply_async(mp_pool *p, mp_task_fn fn, const void *a
     }
     struct mp_async *j = job_new(p, sizeof(struct mp_async), MP__JOB_APPLY, fn, arg, 1, arg_size,
                                  result_size, 1, cb);
-    if (j == NULL) return NULL;
+    if (j == NULL)
+        return NULL;
     int rc = job_submit(p, j);
     if (rc != 0) {
         errno = rc == MP_ECLOSED ? EPIPE : rc == MP_ESTATE ? EPERM : -rc;
@@ -317,7 +330,8 @@ MP_EXTERN int mp_pool_apply(mp_pool *p, mp_task_fn fn, const void *arg, size_t a
     if (bad_submit(p, fn, arg, 1, arg_size, false) || (result == NULL && result_size > 0))
         return MP_EINVAL;
     mp_async *a = mp_pool_apply_async(p, fn, arg, arg_size, result_size, NULL);
-    if (a == NULL) return errno == EPIPE ? MP_ECLOSED : -errno;
+    if (a == NULL)
+        return errno == EPIPE ? MP_ECLOSED : -errno;
     int rc = mp_async_get(a, result, MP_FOREVER);
     mp_async_free(a);
     return rc;
@@ -337,7 +351,8 @@ MP_EXTERN mp_async *mp_pool_map_async(mp_pool *p, mp_task_fn fn, const void *arg
     }
     struct mp_async *j = job_new(p, sizeof(struct mp_async), MP__JOB_MAP, fn, args, n, arg_size,
                                  result_size, chunksize, cb);
-    if (j == NULL) return NULL;
+    if (j == NULL)
+        return NULL;
     int rc = job_submit(p, j);
     if (rc != 0) {
         errno = rc == MP_ECLOSED ? EPIPE : rc == MP_ESTATE ? EPERM : -rc;
@@ -351,10 +366,13 @@ MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
 {
     if (bad_submit(p, fn, args, n, arg_size, true) || (n > 0 && results == NULL && result_size > 0))
         return MP_EINVAL;
-    if (!pool_running(p)) return MP_ECLOSED;
-    if (n == 0) return MP_OK;
+    if (!pool_running(p))
+        return MP_ECLOSED;
+    if (n == 0)
+        return MP_OK;
     mp_async *a = mp_pool_map_async(p, fn, args, n, arg_size, result_size, chunksize, NULL);
-    if (a == NULL) return errno == EPIPE ? MP_ECLOSED : -errno;
+    if (a == NULL)
+        return errno == EPIPE ? MP_ECLOSED : -errno;
     int rc = mp_async_get(a, results, MP_FOREVER);
     mp_async_free(a);
     return rc;
@@ -373,7 +391,8 @@ static mp_imap *imap_new(mp_pool *p, int kind, mp_task_fn fn, const void *args, 
     }
     struct mp_async *j = job_new(p, sizeof(struct mp_imap), kind, fn, args, n, arg_size,
                                  result_size, chunksize, NULL);
-    if (j == NULL) return NULL;
+    if (j == NULL)
+        return NULL;
     int rc = job_submit(p, j);
     if (rc != 0) {
         errno = rc == MP_ECLOSED ? EPIPE : -rc;
@@ -396,21 +415,27 @@ MP_EXTERN mp_imap *mp_pool_imap_unordered(mp_pool *p, mp_task_fn fn, const void 
 
 MP_EXTERN int mp_imap_next(mp_imap *it, void *result, size_t *index, double timeout)
 {
-    if (it == NULL) return MP_EINVAL;
+    if (it == NULL)
+        return MP_EINVAL;
     struct mp_async *j = &it->job;
-    if (result == NULL && j->result_size > 0) return MP_EINVAL;
+    if (result == NULL && j->result_size > 0)
+        return MP_EINVAL;
     mp__deadline d;
-    if (mp__deadline_init(&d, timeout) != 0) return MP_EINVAL;
-    if (it->next_item >= j->n) return MP_ECLOSED;
+    if (mp__deadline_init(&d, timeout) != 0)
+        return MP_EINVAL;
+    if (it->next_item >= j->n)
+        return MP_ECLOSED;
     size_t i;
     uint32_t c;
     int rc;
     if (j->kind == MP__JOB_IMAP) {
         i = it->next_item;
         c = (uint32_t)(i / j->chunksize);
-        if ((rc = job_wait(j, pred_chunk_final, c, &d)) != 0) return rc;
+        if ((rc = job_wait(j, pred_chunk_final, c, &d)) != 0)
+            return rc;
     } else {
-        if ((rc = job_wait(j, pred_done_past, it->upos, &d)) != 0) return rc;
+        if ((rc = job_wait(j, pred_done_past, it->upos, &d)) != 0)
+            return rc;
         c = j->order[it->upos] - 1;
         size_t lo = (size_t)c * j->chunksize;
         size_t len = lo + j->chunksize < j->n ? j->chunksize : j->n - lo;
@@ -425,8 +450,10 @@ MP_EXTERN int mp_imap_next(mp_imap *it, void *result, size_t *index, double time
     rc = item_outcome(j, atomic_load(&j->chunk_st[c]), i, &task);
     if (rc == 0 && j->result_size > 0)
         memcpy(result, j->results + i * j->result_size, j->result_size);
-    if (rc == MP_ETASK) it->task_error = task;
-    if (index != NULL) *index = i;
+    if (rc == MP_ETASK)
+        it->task_error = task;
+    if (index != NULL)
+        *index = i;
     return rc;
 }
 
@@ -437,28 +464,35 @@ MP_EXTERN int mp_imap_task_error(const mp_imap *it)
 
 MP_EXTERN void mp_imap_free(mp_imap *it)
 {
-    if (it != NULL) mp__pool_job_unref(&it->job);
+    if (it != NULL)
+        mp__pool_job_unref(&it->job);
 }
 
 MP_EXTERN int mp_async_wait(mp_async *a, double timeout)
 {
-    if (a == NULL) return MP_EINVAL;
+    if (a == NULL)
+        return MP_EINVAL;
     mp__deadline d;
-    if (mp__deadline_init(&d, timeout) != 0) return MP_EINVAL;
+    if (mp__deadline_init(&d, timeout) != 0)
+        return MP_EINVAL;
     return job_wait(a, pred_ready, 0, &d);
 }
 
 MP_EXTERN int mp_async_get(mp_async *a, void *result, double timeout)
 {
-    if (a == NULL || (result == NULL && a->result_size > 0 && a->n > 0)) return MP_EINVAL;
+    if (a == NULL || (result == NULL && a->result_size > 0 && a->n > 0))
+        return MP_EINVAL;
     mp__deadline d;
-    if (mp__deadline_init(&d, timeout) != 0) return MP_EINVAL;
+    if (mp__deadline_init(&d, timeout) != 0)
+        return MP_EINVAL;
     int rc = job_wait(a, pred_ready, 0, &d);
-    if (rc != 0) return rc;
+    if (rc != 0)
+        return rc;
     int code, task;
     mp__pool_job_outcome(a, &code, &task);
     /* A map fills every result it can, even when an item failed. */
-    if (code == 0 || a->kind == MP__JOB_MAP) collect(a, result);
+    if (code == 0 || a->kind == MP__JOB_MAP)
+        collect(a, result);
     return code;
 }
 
@@ -469,7 +503,8 @@ MP_EXTERN bool mp_async_ready(const mp_async *a)
 
 MP_EXTERN bool mp_async_successful(const mp_async *a)
 {
-    if (a == NULL || !job_ready(a)) return false;
+    if (a == NULL || !job_ready(a))
+        return false;
     int code, task;
     mp__pool_job_outcome(a, &code, &task);
     return code == 0;
@@ -477,7 +512,8 @@ MP_EXTERN bool mp_async_successful(const mp_async *a)
 
 MP_EXTERN int mp_async_task_error(const mp_async *a)
 {
-    if (a == NULL || !job_complete(a)) return 0;
+    if (a == NULL || !job_complete(a))
+        return 0;
     int code, task;
     mp__pool_job_outcome(a, &code, &task);
     return task;
@@ -485,5 +521,6 @@ MP_EXTERN int mp_async_task_error(const mp_async *a)
 
 MP_EXTERN void mp_async_free(mp_async *a)
 {
-    if (a != NULL) mp__pool_job_unref(a);
+    if (a != NULL)
+        mp__pool_job_unref(a);
 }

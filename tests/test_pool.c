@@ -18,7 +18,8 @@ static int square(const void *arg, void *result)
 static int square_but_7(const void *arg, void *result)
 {
     int x = *(const int *)arg;
-    if (x == 7) return 42;
+    if (x == 7)
+        return 42;
     *(int *)result = x * x;
     return 0;
 }
@@ -55,7 +56,8 @@ static int kill_self(const void *arg, void *result)
 
 static int square_or_die_13(const void *arg, void *result)
 {
-    if (*(const int *)arg == 13) kill(getpid(), SIGKILL);
+    if (*(const int *)arg == 13)
+        kill(getpid(), SIGKILL);
     return square(arg, result);
 }
 
@@ -304,7 +306,8 @@ struct cb_log {
 static void on_result(void *result, void *userdata)
 {
     struct cb_log *l = userdata;
-    if (getpid() != l->parent) atomic_fetch_add(&l->wrong_pid, 1);
+    if (getpid() != l->parent)
+        atomic_fetch_add(&l->wrong_pid, 1);
     atomic_fetch_add(&l->sum, *(int *)result);
     atomic_fetch_add(&l->ok, 1);
 }
@@ -312,7 +315,8 @@ static void on_result(void *result, void *userdata)
 static void on_error(int code, int task, void *userdata)
 {
     struct cb_log *l = userdata;
-    if (getpid() != l->parent) atomic_fetch_add(&l->wrong_pid, 1);
+    if (getpid() != l->parent)
+        atomic_fetch_add(&l->wrong_pid, 1);
     atomic_store(&l->last_code, code);
     atomic_store(&l->last_task, task);
     atomic_fetch_add(&l->err, 1);
@@ -332,7 +336,8 @@ static void test_pool_callbacks_run_in_parent_once_per_task(void **state)
     for (int i = 0; i < 12; i++) {
         a[i] = mp_pool_apply_async(p, square_but_7, &i, sizeof i, sizeof(int), &cb);
         assert_non_null(a[i]);
-        if (i != 7) expect += i * i;
+        if (i != 7)
+            expect += i * i;
     }
     for (int i = 0; i < 12; i++) {
         int r;
@@ -613,9 +618,11 @@ static int use_pool_from_child(void *arg)
     int in[100], out[100];
     for (int i = 0; i < 100; i++)
         in[i] = i;
-    if (mp_pool_map(p, square, in, 100, sizeof(int), out, sizeof(int), 0) != MP_OK) return 1;
+    if (mp_pool_map(p, square, in, 100, sizeof(int), out, sizeof(int), 0) != MP_OK)
+        return 1;
     for (int i = 0; i < 100; i++)
-        if (out[i] != i * i) return 2;
+        if (out[i] != i * i)
+            return 2;
     mp_callbacks cb = {on_result, NULL, NULL};
     errno = 0;
     if (mp_pool_apply_async(p, square, in, sizeof(int), sizeof(int), &cb) != NULL || errno != EPERM)
@@ -735,7 +742,8 @@ static pid_t only_child(void)
     FILE *f = fopen(path, "r");
     int pid = 0;
     if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1) pid = 0;
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
         fclose(f);
     }
     return pid;
@@ -785,7 +793,8 @@ static bool pid_running(pid_t pid)
     char path[64], buf[256];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
-    if (f == NULL) return false;
+    if (f == NULL)
+        return false;
     bool running = false;
     if (fgets(buf, sizeof buf, f) != NULL) {
         char *e = strrchr(buf, ')');
@@ -807,9 +816,11 @@ static int make_pool_then_die(void *arg)
 {
     pid_t *pids = arg; /* shared: 4 worker pids */
     mp_pool *p = mp_pool_new(2);
-    if (p == NULL) return 1;
+    if (p == NULL)
+        return 1;
     int in[4] = {0};
-    if (mp_pool_map(p, sleepy_pid, in, 4, sizeof(int), pids, sizeof(pid_t), 1) != MP_OK) return 2;
+    if (mp_pool_map(p, sleepy_pid, in, 4, sizeof(int), pids, sizeof(pid_t), 1) != MP_OK)
+        return 2;
     kill(getpid(), SIGKILL);
     return 3;
 }
@@ -848,15 +859,18 @@ static int pool_with_stdout_pipe(void *arg)
 {
     int *fds = arg;
     close(fds[0]);
-    if (dup2(fds[1], STDOUT_FILENO) < 0) return 1;
+    if (dup2(fds[1], STDOUT_FILENO) < 0)
+        return 1;
     close(fds[1]);
     setvbuf(stdout, NULL, _IOFBF, 4096);
     printf("B"); /* still buffered when the pool forks */
     atexit(print_a);
     mp_pool *p = mp_pool_new(2);
-    if (p == NULL) return 2;
+    if (p == NULL)
+        return 2;
     int in[10] = {0};
-    if (mp_pool_map(p, print_x, in, 10, sizeof(int), NULL, 0, 1) != MP_OK) return 3;
+    if (mp_pool_map(p, print_x, in, 10, sizeof(int), NULL, 0, 1) != MP_OK)
+        return 3;
     mp_pool_close(p);
     mp_pool_join(p);
     mp_pool_free(p);
