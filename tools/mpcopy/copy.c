@@ -202,22 +202,37 @@ static int publish_named(int dir, const char *tmp, const char *name, bool fresh)
 }
 
 /* Give an O_TMPFILE file its name. Returns 0, 1 (kept by -n) or -errno. */
-static int publish_tmpfile(int dir, int fd, const char *name)
+static int link_fd(int fd, int dir, const char *name)
 {
+    /* linkat(fd, "", AT_EMPTY_PATH) names the file directly; kernels
+     * before 6.10 allow it only with CAP_DAC_READ_SEARCH (ENOENT), and
+     * then the /proc link, one path walk dearer, does the same. */
+    static bool no_empty_path;
+    if (!no_empty_path) {
+        if (linkat(fd, "", dir, name, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno != ENOENT && errno != EPERM && errno != EINVAL)
+            return -errno;
+        no_empty_path = true;
+    }
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    if (linkat(AT_FDCWD, proc, dir, name, AT_SYMLINK_FOLLOW) == 0)
-        return 0;
-    if (errno != EEXIST)
-        return -errno;
+    return linkat(AT_FDCWD, proc, dir, name, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
+static int publish_tmpfile(int dir, int fd, const char *name)
+{
+    int rc = link_fd(fd, dir, name);
+    if (rc != -EEXIST)
+        return rc;
     if (mpc.no_clobber)
         return 1;
     /* Replace the existing file in one step: link under a temporary
      * name, then rename over. */
     char tmp[64];
     mpc_tmp_name(tmp, sizeof tmp);
-    if (linkat(AT_FDCWD, proc, dir, tmp, AT_SYMLINK_FOLLOW) < 0)
-        return -errno;
+    if ((rc = link_fd(fd, dir, tmp)) < 0)
+        return rc;
     if (renameat(dir, tmp, dir, name) < 0) {
         int err = errno;
         unlinkat(dir, tmp, 0);

@@ -222,16 +222,19 @@ int main(int argc, char **argv)
     if (rsrc == NULL || rdst == NULL) {
         fprintf(stderr, "mpcopy: cannot resolve '%s': %s\n", rsrc ? mpc.dst : mpc.src,
                 strerror(errno));
+        free(rsrc);
+        free(rdst);
         return EXIT_USAGE;
     }
-    if (inside(rsrc, rdst) ||
-        (dst_exists && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino)) {
+    bool loop = inside(rsrc, rdst) ||
+                (dst_exists && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino);
+    free(rsrc);
+    free(rdst);
+    if (loop) {
         fprintf(stderr, "mpcopy: cannot copy '%s' into itself ('%s' is inside it)\n", mpc.src,
                 mpc.dst);
         return EXIT_USAGE;
     }
-    free(rsrc);
-    free(rdst);
     mpc.src_fd = open(mpc.src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (mpc.src_fd < 0) {
         fprintf(stderr, "mpcopy: cannot open '%s': %s\n", mpc.src, strerror(errno));
@@ -254,7 +257,9 @@ int main(int argc, char **argv)
         mpc.jobs = 1;
     mpc.bar = !mpc.quiet && isatty(STDERR_FILENO) && !(mpc.verbose && isatty(STDOUT_FILENO));
 
-    mpc_count = mp_shared_calloc(1, sizeof *mpc_count);
+    /* The shared heap aligns to 16 bytes; the counters want 64. */
+    char *cm = mp_shared_calloc(1, sizeof *mpc_count + 63);
+    mpc_count = cm ? (void *)(((uintptr_t)cm + 63) & ~(uintptr_t)63) : NULL;
     if (mpc_count == NULL) {
         fprintf(stderr, "mpcopy: out of shared memory\n");
         return EXIT_USAGE;
