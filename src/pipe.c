@@ -30,7 +30,7 @@ struct mp_conn {
     bool writable;       /* may send */
     bool sock;           /* a stream socket (else a pipe end) */
     bool eof;            /* a read returned 0: nothing more will come */
-    bool broken;         /* lost track of the framing (out of memory mid-message) */
+    bool broken;         /* lost the framing: bad header, or no memory mid-message */
     bool have_hdr;       /* the next message's header is consumed; msg_len valid */
     uint64_t msg_len;    /* length of the message being received */
     unsigned char *rbuf; /* read-ahead, RBUF_SIZE bytes, allocated on first receive */

@@ -1,4 +1,5 @@
-/* mp/pipe.h - framed connections (Python's Pipe and Connection).
+/* mp/pipe.h - framed connections (Python's Pipe and Connection), and
+ * Listener/Client over UNIX and TCP sockets.
  *
  * A connection carries messages: byte strings whose boundaries are kept.
  * On the wire each message is CPython's multiprocessing.connection framing
@@ -20,6 +21,7 @@ extern "C" {
 #endif
 
 typedef struct mp_conn mp_conn;
+typedef struct mp_listener mp_listener;
 
 /* mp_pipe creates a pair of connected connections and stores them in *c1
  * and *c2 (Python's Pipe(duplex)). With duplex true both ends send and
@@ -106,6 +108,50 @@ MP_EXTERN void mp_conn_free(mp_conn *c);
  * entry, NaN timeout), MP_ECLOSED (a closed entry), MP_ESTATE (a send-only
  * entry), MP_ENOMEM, -errno; ready is then left untouched. */
 MP_EXTERN int mp_wait(mp_conn *const *conns, size_t n, double timeout, bool *ready);
+
+/* mp_listener_new listens on address (Python's Listener):
+ *   "unix:/path/to/socket"   a UNIX stream socket; the file must not exist;
+ *   "unix:@name"             a socket in Linux's abstract namespace;
+ *   "tcp:HOST:PORT"          TCP on HOST (a name, an IPv4 address, or an
+ *                            IPv6 address in brackets), PORT 0 = any free.
+ * With authkey not NULL (keylen bytes; may be 0), every accepted client
+ * must pass CPython's challenge (HMAC-MD5 as Python <= 3.11 speaks it, or
+ * the "{sha256}" form of Python >= 3.12) and is challenged back; NULL means
+ * no authentication. The key is copied. Returns the listener, or NULL with
+ * errno EINVAL (bad address), EADDRINUSE, ENOMEM, ... */
+MP_EXTERN mp_listener *mp_listener_new(const char *address, const void *authkey, size_t keylen);
+
+/* mp_listener_address returns the bound address in the form
+ * mp_listener_new takes, with the real port ("tcp:127.0.0.1:40123"); the
+ * string belongs to the listener. NULL for a NULL listener. */
+MP_EXTERN const char *mp_listener_address(const mp_listener *l);
+
+/* mp_listener_accept waits up to timeout seconds for a client, runs the
+ * authentication handshake within the same deadline, and stores a new
+ * duplex connection in *conn (free it with mp_conn_free). Returns 0,
+ * MP_ETIMEDOUT (no client, or a client that did not finish the handshake
+ * in time), MP_EAUTH (the client's key was wrong, or it broke the protocol
+ * of the handshake: that client is dropped, the listener goes on),
+ * MP_ECLOSED after mp_listener_close, MP_EINVAL (NULL, NaN), -errno. */
+MP_EXTERN int mp_listener_accept(mp_listener *l, mp_conn **conn, double timeout);
+
+/* mp_listener_close stops listening and, in the process that created the
+ * listener, removes its UNIX socket file. Later accepts return MP_ECLOSED;
+ * closing again returns 0. Returns 0 or MP_EINVAL (NULL). */
+MP_EXTERN int mp_listener_close(mp_listener *l);
+
+/* mp_listener_free closes l if needed and releases it. NULL does nothing. */
+MP_EXTERN void mp_listener_free(mp_listener *l);
+
+/* mp_client_connect connects to a listener at address (the forms of
+ * mp_listener_new; Python's Client), answers its challenge and challenges
+ * it back when authkey is not NULL, all within timeout seconds, and stores
+ * a duplex connection in *conn. Returns 0, MP_EAUTH (the keys differ, or
+ * the server broke the protocol of the handshake), MP_ETIMEDOUT,
+ * MP_EINVAL (NULL, bad address, NaN), -ECONNREFUSED, -ENOENT (no such
+ * socket file), other -errno. */
+MP_EXTERN int mp_client_connect(const char *address, const void *authkey, size_t keylen,
+                                mp_conn **conn, double timeout);
 
 #ifdef __cplusplus
 }
