@@ -29,7 +29,7 @@
 #define HEAP_MAGIC 0x31307061656870dULL /* "mpheap01" */
 #define PAGE 4096u
 #define HDR 16u
-#define DEFAULT_HEAP_SIZE (64ULL << 30) /* address space, not memory */
+#define DEFAULT_HEAP_SIZE (16ULL << 30) /* address space, not memory */
 #define MIN_HEAP_SIZE (64ULL << 20)
 #define BLOCK_USED 0x55534544u /* "USED" */
 #define BLOCK_FREE 0x46524545u /* "FREE" */

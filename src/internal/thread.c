@@ -83,3 +83,10 @@ bool mp__tid_alive(pid_t tid)
     char state = close_paren[2];
     return state != 'Z' && state != 'X' && state != 'x';
 }
+
+/* Register the fork handlers when the library is loaded, whichever of its
+ * objects a static link pulled in. */
+__attribute__((constructor)) static void thread_at_load(void)
+{
+    mp__thread_init();
+}

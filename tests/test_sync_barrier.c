@@ -1,0 +1,251 @@
+/* test_sync_barrier.c - Barrier across processes: indexes, rounds,
+ * timeouts and abort breaking it for all, reset, killed parties. */
+/* ctest-timeout: 90 */
+#include "mp_test.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <sys/time.h>
+
+#define ROUNDS 5
+
+struct shared {
+    mp_barrier *b;
+    _Atomic int arrived;
+    _Atomic int seen[ROUNDS][4]; /* how often each index came out, per round */
+};
+
+static struct shared *new_shared(unsigned parties)
+{
+    struct shared *s = mp_shared_calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->b = mp_barrier_new(parties);
+    assert_non_null(s->b);
+    return s;
+}
+
+static void free_shared(struct shared *s)
+{
+    mp_barrier_free(s->b);
+    mp_shared_free(s);
+}
+
+static void test_barrier_bad_input(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_null(mp_barrier_new(0));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(mp_barrier_wait(NULL, 0), MP_EINVAL);
+    assert_int_equal(mp_barrier_abort(NULL), MP_EINVAL);
+    assert_int_equal(mp_barrier_reset(NULL), MP_EINVAL);
+    assert_int_equal(mp_barrier_parties(NULL), MP_EINVAL);
+    assert_int_equal(mp_barrier_n_waiting(NULL), MP_EINVAL);
+    assert_false(mp_barrier_broken(NULL));
+    mp_barrier_free(NULL);
+
+    mp_barrier *b = mp_barrier_new(3);
+    assert_int_equal(mp_barrier_parties(b), 3);
+    assert_int_equal(mp_barrier_n_waiting(b), 0);
+    assert_false(mp_barrier_broken(b));
+    assert_int_equal(mp_barrier_wait(b, NAN), MP_EINVAL);
+    assert_int_equal(mp_barrier_n_waiting(b), 0); /* nothing changed */
+    assert_false(mp_barrier_broken(b));
+    mp_barrier_free(b);
+
+    /* One party: never waits. */
+    b = mp_barrier_new(1);
+    assert_int_equal(mp_barrier_wait(b, 0), 0);
+    assert_int_equal(mp_barrier_wait(b, 0), 0);
+    mp_barrier_free(b);
+}
+
+static int party(void *arg)
+{
+    struct shared *s = arg;
+    for (int r = 0; r < ROUNDS; r++) {
+        int i = mp_barrier_wait(s->b, 10);
+        if (i < 0 || i > 3)
+            return 1;
+        atomic_fetch_add(&s->seen[r][i], 1);
+    }
+    return 0;
+}
+
+static void test_barrier_gives_each_party_an_index(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(4);
+    pid_t pids[4];
+    for (int i = 0; i < 4; i++)
+        pids[i] = mpt_fork(party, s);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mpt_wait(pids[i]), 0);
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(atomic_load(&s->seen[r][i]), 1);
+    assert_int_equal(mp_barrier_n_waiting(s->b), 0);
+    assert_false(mp_barrier_broken(s->b));
+    free_shared(s);
+}
+
+/* Waits once with a long timeout; exit 0 when it got MP_EBROKEN. */
+static int broken_party(void *arg)
+{
+    struct shared *s = arg;
+    atomic_fetch_add(&s->arrived, 1);
+    return mp_barrier_wait(s->b, 10) == MP_EBROKEN ? 0 : 1;
+}
+
+static void wait_waiting(struct shared *s, int n)
+{
+    double end = mpt_now() + 10;
+    while (mp_barrier_n_waiting(s->b) < n && mpt_now() < end)
+        usleep(1000);
+    assert_int_equal(mp_barrier_n_waiting(s->b), n);
+}
+
+static void test_barrier_timeout_breaks_it_for_all(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(3);
+    pid_t pid = mpt_fork(broken_party, s);
+    wait_waiting(s, 1);
+    double t0 = mpt_now();
+    assert_int_equal(mp_barrier_wait(s->b, 0.3), MP_EBROKEN); /* only 2 of 3 came */
+    double el = mpt_now() - t0;
+    assert_true(el >= 0.29 && el < 0.8);
+    assert_int_equal(mpt_wait(pid), 0); /* the other party was broken too */
+    assert_true(mp_barrier_broken(s->b));
+    assert_int_equal(mp_barrier_n_waiting(s->b), 0);
+    /* Broken until reset: a new wait fails at once. */
+    t0 = mpt_now();
+    assert_int_equal(mp_barrier_wait(s->b, 5), MP_EBROKEN);
+    assert_true(mpt_now() - t0 < 0.25);
+
+    assert_int_equal(mp_barrier_reset(s->b), 0);
+    assert_false(mp_barrier_broken(s->b));
+    pid_t pids[2] = {mpt_fork(party, s), mpt_fork(party, s)};
+    for (int r = 0; r < ROUNDS; r++) {
+        int i = mp_barrier_wait(s->b, 10);
+        assert_true(i >= 0 && i < 3);
+        atomic_fetch_add(&s->seen[r][i], 1);
+    }
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(mpt_wait(pids[i]), 0);
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(atomic_load(&s->seen[r][i]), 1);
+    free_shared(s);
+}
+
+static void test_barrier_abort_and_reset_break_waiters(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(4);
+    pid_t pids[2] = {mpt_fork(broken_party, s), mpt_fork(broken_party, s)};
+    wait_waiting(s, 2);
+    double t0 = mpt_now();
+    assert_int_equal(mp_barrier_abort(s->b), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(mpt_wait(pids[i]), 0);
+    assert_true(mpt_now() - t0 < 1.0);
+    assert_true(mp_barrier_broken(s->b));
+    assert_int_equal(mp_barrier_wait(s->b, 0), MP_EBROKEN);
+    assert_int_equal(mp_barrier_reset(s->b), 0);
+    assert_false(mp_barrier_broken(s->b));
+
+    /* Reset while parties wait: they are broken, the barrier is not. */
+    pids[0] = mpt_fork(broken_party, s);
+    wait_waiting(s, 1);
+    assert_int_equal(mp_barrier_reset(s->b), 0);
+    assert_int_equal(mpt_wait(pids[0]), 0);
+    assert_false(mp_barrier_broken(s->b));
+    assert_int_equal(mp_barrier_n_waiting(s->b), 0);
+    free_shared(s);
+}
+
+/* wait_zombie waits (up to 10 s) until a child of ours is a zombie. */
+static bool wait_zombie(void)
+{
+    double end = mpt_now() + 10;
+    while (mpt_count_zombies() < 1)
+        if (mpt_now() > end)
+            return false;
+        else
+            usleep(1000);
+    return true;
+}
+
+/* Waits once; exit status = the index, 100 on error. */
+static int once_party(void *arg)
+{
+    struct shared *s = arg;
+    int i = mp_barrier_wait(s->b, 10);
+    return i >= 0 ? i : 100;
+}
+
+/* A party killed while it waits still counts as arrived. */
+static void test_barrier_killed_party_counts_as_arrived(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(3);
+    pid_t doomed = mpt_fork(once_party, s);
+    wait_waiting(s, 1);
+    kill(doomed, SIGKILL);
+    assert_true(wait_zombie());
+    pid_t pid = mpt_fork(once_party, s);
+    wait_waiting(s, 2);
+    int mine = mp_barrier_wait(s->b, 5);
+    assert_int_equal(mine, 2); /* the third to arrive: the dead party was first */
+    assert_int_equal(mpt_wait(pid), 1);
+    assert_int_equal(mpt_wait(doomed), 128 + SIGKILL);
+    assert_false(mp_barrier_broken(s->b));
+    assert_int_equal(mp_barrier_n_waiting(s->b), 0);
+    free_shared(s);
+}
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
+
+static void test_barrier_timeout_survives_signals(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(2);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
+    struct itimerval it = {{0, 50000}, {0, 50000}}, off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &it, NULL);
+    double t0 = mpt_now();
+    int rc = mp_barrier_wait(s->b, 0.5);
+    double el = mpt_now() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+    assert_int_equal(rc, MP_EBROKEN);
+    assert_true(el >= 0.49 && el < 1.0);
+    assert_true(alarms >= 5);
+    free_shared(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_barrier_bad_input),
+        cmocka_unit_test(test_barrier_gives_each_party_an_index),
+        cmocka_unit_test(test_barrier_timeout_breaks_it_for_all),
+        cmocka_unit_test(test_barrier_abort_and_reset_break_waiters),
+        cmocka_unit_test(test_barrier_killed_party_counts_as_arrived),
+        cmocka_unit_test(test_barrier_timeout_survives_signals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

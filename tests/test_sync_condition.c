@@ -1,0 +1,428 @@
+/* test_sync_condition.c - Condition across processes and threads: exact
+ * notify counts, timeouts, wait_for, ownership rules, killed waiters. */
+/* ctest-timeout: 90 */
+#include "mp_test.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/time.h>
+
+struct shared {
+    mp_condition *c;
+    _Atomic int waiting; /* waiters queued (counted under the lock) */
+    _Atomic int woke;    /* waiters that returned 0 from wait */
+    _Atomic int timed;   /* waiters that returned MP_ETIMEDOUT */
+    int value;           /* the state guarded by the lock */
+};
+
+static struct shared *new_shared(mp_lock *lock)
+{
+    struct shared *s = mp_shared_calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->c = mp_condition_new(lock);
+    assert_non_null(s->c);
+    return s;
+}
+
+static void free_shared(struct shared *s)
+{
+    mp_condition_free(s->c);
+    mp_shared_free(s);
+}
+
+/* wait_for_count polls a counter until it reaches n; false after 10 s. */
+static bool wait_for_count(_Atomic int *v, int n)
+{
+    double end = mpt_now() + 10;
+    while (atomic_load(v) < n)
+        if (mpt_now() > end)
+            return false;
+        else
+            usleep(1000);
+    return true;
+}
+
+/* waiting_queued tells (under the lock) whether n waiters are queued:
+ * each counts itself with the lock held, just before wait queues it. */
+static bool wait_queued(struct shared *s, int n)
+{
+    if (!wait_for_count(&s->waiting, n))
+        return false;
+    /* Once we get the lock, the last of them has released it in wait. */
+    mp_condition_acquire(s->c, MP_FOREVER);
+    mp_condition_release(s->c);
+    return true;
+}
+
+/* wait_zombie waits (up to 10 s) until a child of ours is a zombie. */
+static bool wait_zombie(void)
+{
+    double end = mpt_now() + 10;
+    while (mpt_count_zombies() < 1)
+        if (mpt_now() > end)
+            return false;
+        else
+            usleep(1000);
+    return true;
+}
+
+static int waiter_child(void *arg)
+{
+    struct shared *s = arg;
+    if (mp_condition_acquire(s->c, 5) != 0)
+        return 1;
+    atomic_fetch_add(&s->waiting, 1);
+    int rc = mp_condition_wait(s->c, 10);
+    if (rc == 0)
+        atomic_fetch_add(&s->woke, 1);
+    if (mp_condition_release(s->c) != 0)
+        return 2;
+    return rc == 0 ? 0 : 3;
+}
+
+static void test_condition_bad_input_and_ownership(void **state)
+{
+    (void)state;
+    assert_int_equal(mp_condition_acquire(NULL, 0), MP_EINVAL);
+    assert_int_equal(mp_condition_release(NULL), MP_EINVAL);
+    assert_int_equal(mp_condition_wait(NULL, 0), MP_EINVAL);
+    assert_int_equal(mp_condition_notify(NULL, 1), MP_EINVAL);
+    assert_int_equal(mp_condition_notify_all(NULL), MP_EINVAL);
+    assert_int_equal(mp_condition_wait_for(NULL, NULL, NULL, 0), MP_EINVAL);
+    mp_condition_free(NULL);
+
+    mp_lock *l = mp_lock_new();
+    mp_condition *cs[2] = {mp_condition_new(NULL), mp_condition_new(l)};
+    for (int i = 0; i < 2; i++) {
+        mp_condition *c = cs[i];
+        /* Not held: waiting or notifying is a state error. */
+        assert_int_equal(mp_condition_wait(c, 0), MP_ESTATE);
+        assert_int_equal(mp_condition_notify(c, 1), MP_ESTATE);
+        assert_int_equal(mp_condition_notify_all(c), MP_ESTATE);
+        assert_int_equal(mp_condition_release(c), i == 0 ? MP_ENOTOWNER : MP_EVALUE);
+        assert_int_equal(mp_condition_acquire(c, 0), 0);
+        assert_int_equal(mp_condition_wait(c, NAN), MP_EINVAL);
+        assert_int_equal(mp_condition_notify(c, -1), MP_EINVAL);
+        assert_int_equal(mp_condition_notify(c, 0), 0);
+        assert_int_equal(mp_condition_notify(c, 5), 0); /* nobody waits: fine */
+        assert_int_equal(mp_condition_wait_for(c, NULL, NULL, 0), MP_EINVAL);
+        double t0 = mpt_now();
+        assert_int_equal(mp_condition_wait(c, 0.3), MP_ETIMEDOUT);
+        double el = mpt_now() - t0;
+        assert_true(el >= 0.29 && el < 0.8);
+        /* Held again after the wait. */
+        assert_int_equal(mp_condition_notify(c, 1), 0);
+        assert_int_equal(mp_condition_release(c), 0);
+        assert_int_equal(mp_condition_notify(c, 1), MP_ESTATE);
+    }
+    mp_condition_free(cs[0]);
+    mp_condition_free(cs[1]);
+    mp_lock_free(l);
+}
+
+/* Child holding the condition's plain lock: the parent may not wait on or
+ * notify it (it does not hold it), even though it could release it. */
+static int hold_until_told(void *arg)
+{
+    struct shared *s = arg;
+    if (mp_condition_acquire(s->c, 5) != 0)
+        return 1;
+    atomic_store(&s->waiting, 1);
+    return wait_for_count(&s->woke, 1) ? 0 : 9;
+}
+
+static void test_condition_held_by_another_process_is_not_ours(void **state)
+{
+    (void)state;
+    mp_lock *l = mp_lock_new();
+    struct shared *s = new_shared(l);
+    pid_t pid = mpt_fork(hold_until_told, s);
+    assert_true(wait_for_count(&s->waiting, 1));
+    assert_int_equal(mp_condition_wait(s->c, 0), MP_ESTATE);
+    assert_int_equal(mp_condition_notify(s->c, 1), MP_ESTATE);
+    atomic_store(&s->woke, 1);
+    assert_int_equal(mpt_wait(pid), 0);
+    free_shared(s);
+    mp_lock_free(l);
+}
+
+static void test_condition_notify_wakes_exactly_n(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    pid_t pids[4];
+    for (int i = 0; i < 4; i++)
+        pids[i] = mpt_fork(waiter_child, s);
+    assert_true(wait_queued(s, 4));
+    usleep(100000);
+    assert_int_equal(atomic_load(&s->woke), 0); /* nobody wakes unprompted */
+
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify(s->c, 2), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    assert_true(wait_for_count(&s->woke, 2));
+    usleep(500000);
+    assert_int_equal(atomic_load(&s->woke), 2); /* and no more than 2 */
+
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify_all(s->c), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    double t0 = mpt_now();
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(mpt_wait(pids[i]), 0);
+    assert_true(mpt_now() - t0 < 1.0);
+    assert_int_equal(atomic_load(&s->woke), 4);
+    free_shared(s);
+}
+
+/* A waiter killed inside wait neither hangs the others nor takes a notify
+ * meant for a live waiter. The first waiter queued is the one killed. */
+static void test_condition_killed_waiter_swallows_no_notify(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    pid_t doomed = mpt_fork(waiter_child, s);
+    assert_true(wait_queued(s, 1));
+    pid_t live[2] = {mpt_fork(waiter_child, s), 0};
+    assert_true(wait_queued(s, 2));
+    kill(doomed, SIGKILL);
+    assert_true(wait_zombie()); /* dead, not reaped */
+
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify(s->c, 1), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    double t0 = mpt_now();
+    assert_int_equal(mpt_wait(live[0]), 0);
+    assert_true(mpt_now() - t0 < 1.0);
+
+    /* notify_all with a dead waiter left behind, and one more live. */
+    live[1] = mpt_fork(waiter_child, s);
+    assert_true(wait_queued(s, 3));
+    pid_t doomed2 = mpt_fork(waiter_child, s);
+    assert_true(wait_queued(s, 4));
+    kill(doomed2, SIGKILL);
+    assert_int_equal(mpt_wait(doomed2), 128 + SIGKILL); /* this one reaped */
+    t0 = mpt_now();
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify_all(s->c), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    assert_int_equal(mpt_wait(live[1]), 0);
+    assert_true(mpt_now() - t0 < 1.0);
+    assert_int_equal(mpt_wait(doomed), 128 + SIGKILL);
+    assert_int_equal(atomic_load(&s->woke), 2);
+    free_shared(s);
+}
+
+/* A timed-out waiter takes itself off the list: a later notify(1) goes to
+ * the live waiter behind it. */
+static int short_waiter_child(void *arg)
+{
+    struct shared *s = arg;
+    if (mp_condition_acquire(s->c, 5) != 0)
+        return 1;
+    atomic_fetch_add(&s->waiting, 1);
+    int rc = mp_condition_wait(s->c, 0.2);
+    if (rc == MP_ETIMEDOUT)
+        atomic_fetch_add(&s->timed, 1);
+    mp_condition_release(s->c);
+    return rc == MP_ETIMEDOUT ? 0 : 1;
+}
+
+static void test_condition_timed_out_waiter_leaves_queue(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    pid_t early = mpt_fork(short_waiter_child, s);
+    assert_true(wait_queued(s, 1));
+    pid_t later = mpt_fork(waiter_child, s);
+    assert_true(wait_queued(s, 2));
+    assert_int_equal(mpt_wait(early), 0);
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify(s->c, 1), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    assert_int_equal(mpt_wait(later), 0);
+    assert_int_equal(atomic_load(&s->woke), 1);
+    assert_int_equal(atomic_load(&s->timed), 1);
+    free_shared(s);
+}
+
+static bool value_is_ready(void *arg)
+{
+    return ((struct shared *)arg)->value == 7;
+}
+
+static int setter_child(void *arg)
+{
+    struct shared *s = arg;
+    usleep(100000);
+    for (int v = 5; v <= 7; v++) {
+        mp_condition_acquire(s->c, MP_FOREVER);
+        s->value = v;
+        mp_condition_notify_all(s->c);
+        mp_condition_release(s->c);
+        usleep(20000);
+    }
+    return 0;
+}
+
+static void test_condition_wait_for_predicate(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    assert_int_equal(mp_condition_wait_for(s->c, value_is_ready, s, 1), MP_ESTATE);
+    assert_int_equal(mp_condition_acquire(s->c, 0), 0);
+    assert_int_equal(mp_condition_wait_for(s->c, value_is_ready, s, NAN), MP_EINVAL);
+    double t0 = mpt_now();
+    assert_int_equal(mp_condition_wait_for(s->c, value_is_ready, s, 0.3), MP_ETIMEDOUT);
+    double el = mpt_now() - t0;
+    assert_true(el >= 0.29 && el < 0.8);
+
+    pid_t pid = mpt_fork(setter_child, s);
+    assert_int_equal(mp_condition_wait_for(s->c, value_is_ready, s, 5), 0);
+    assert_int_equal(s->value, 7);
+    /* True already: returns at once, even with no time given. */
+    assert_int_equal(mp_condition_wait_for(s->c, value_is_ready, s, 0), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    assert_int_equal(mpt_wait(pid), 0);
+    free_shared(s);
+}
+
+/* wait releases every level of the condition's own RLock (another
+ * process gets the lock meanwhile) and restores them. */
+static int bump_child(void *arg)
+{
+    struct shared *s = arg;
+    if (mp_condition_acquire(s->c, 5) != 0)
+        return 1;
+    s->value = 99;
+    mp_condition_notify(s->c, 1);
+    return mp_condition_release(s->c) == 0 ? 0 : 2;
+}
+
+static void test_condition_wait_releases_all_rlock_levels(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mp_condition_acquire(s->c, 0), 0);
+    pid_t pid = mpt_fork(bump_child, s);
+    assert_int_equal(mp_condition_wait(s->c, 5), 0);
+    assert_int_equal(s->value, 99);
+    assert_int_equal(mpt_wait(pid), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(mp_condition_release(s->c), 0);
+    assert_int_equal(mp_condition_release(s->c), MP_ENOTOWNER);
+    free_shared(s);
+}
+
+/* Takes the lock while the parent waits, and dies holding it. */
+static int die_holding_child(void *arg)
+{
+    struct shared *s = arg;
+    if (mp_condition_acquire(s->c, 5) != 0)
+        return 1;
+    raise(SIGKILL);
+    return 2;
+}
+
+static void test_condition_wait_takes_lock_back_from_dead_holder(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    assert_int_equal(mp_condition_acquire(s->c, 0), 0);
+    pid_t pid = mpt_fork(die_holding_child, s);
+    double t0 = mpt_now();
+    assert_int_equal(mp_condition_wait(s->c, 0.3), MP_EOWNERDEAD);
+    double el = mpt_now() - t0;
+    assert_true(el >= 0.29 && el < 1.0);
+    /* Held by us again, at our depth. */
+    assert_int_equal(mp_condition_notify(s->c, 1), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    assert_int_equal(mp_condition_release(s->c), MP_ENOTOWNER);
+    assert_int_equal(mpt_wait(pid), 128 + SIGKILL);
+    free_shared(s);
+}
+
+static void *waiter_thread(void *arg)
+{
+    return (void *)(intptr_t)waiter_child(arg);
+}
+
+static void test_condition_between_threads(void **state)
+{
+    (void)state;
+    mp_lock *l = mp_lock_new();
+    struct shared *s = new_shared(l);
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, waiter_thread, s);
+    assert_true(wait_queued(s, 3));
+    mp_condition_acquire(s->c, 1);
+    mp_condition_notify(s->c, 1);
+    mp_condition_release(s->c);
+    assert_true(wait_for_count(&s->woke, 1));
+    usleep(200000);
+    assert_int_equal(atomic_load(&s->woke), 1);
+    mp_condition_acquire(s->c, 1);
+    mp_condition_notify_all(s->c);
+    mp_condition_release(s->c);
+    for (int i = 0; i < 3; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_int_equal((intptr_t)rc, 0);
+    }
+    free_shared(s);
+    mp_lock_free(l);
+}
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    alarms++;
+}
+
+static void test_condition_wait_survives_signals(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
+    struct itimerval it = {{0, 50000}, {0, 50000}}, off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &it, NULL);
+
+    mp_condition_acquire(s->c, 0);
+    double t0 = mpt_now();
+    int rc = mp_condition_wait(s->c, 0.5);
+    double el = mpt_now() - t0;
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+    assert_int_equal(rc, MP_ETIMEDOUT);
+    assert_true(el >= 0.49 && el < 1.0);
+    assert_true(alarms >= 5);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    free_shared(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_condition_bad_input_and_ownership),
+        cmocka_unit_test(test_condition_held_by_another_process_is_not_ours),
+        cmocka_unit_test(test_condition_notify_wakes_exactly_n),
+        cmocka_unit_test(test_condition_killed_waiter_swallows_no_notify),
+        cmocka_unit_test(test_condition_timed_out_waiter_leaves_queue),
+        cmocka_unit_test(test_condition_wait_for_predicate),
+        cmocka_unit_test(test_condition_wait_releases_all_rlock_levels),
+        cmocka_unit_test(test_condition_wait_takes_lock_back_from_dead_holder),
+        cmocka_unit_test(test_condition_between_threads),
+        cmocka_unit_test(test_condition_wait_survives_signals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
