@@ -49,7 +49,8 @@
 static int hs_recv(mp_conn *c, unsigned char *buf, size_t *len, const mp__deadline *d)
 {
     int rc = mp_conn_recv(c, buf, HS_MAX, len, mp__deadline_remaining(d));
-    if (rc == MP_EMSGSIZE || rc == MP_EEOF || rc == -EPROTO) return MP_EAUTH;
+    if (rc == MP_EMSGSIZE || rc == MP_EEOF || rc == -EPROTO)
+        return MP_EAUTH;
     return rc;
 }
 
@@ -66,10 +67,12 @@ static int hs_send(mp_conn *c, const void *msg, size_t len)
  * libmp does not have. */
 static int digest_prefix(const unsigned char *m, size_t len, mp__hmac_alg *alg, size_t *rest)
 {
-    if (len < 2 || m[0] != '{') return 0;
+    if (len < 2 || m[0] != '{')
+        return 0;
     const unsigned char *end =
         memchr(m + 1, '}', len - 1 < MAX_DIGEST_NAME + 1 ? len - 1 : MAX_DIGEST_NAME + 1);
-    if (end == NULL) return 0;
+    if (end == NULL)
+        return 0;
     size_t n = (size_t)(end - m - 1);
     if (n == 3 && memcmp(m + 1, "md5", 3) == 0)
         *alg = MP__HMAC_MD5;
@@ -88,7 +91,8 @@ static int random_bytes(unsigned char *buf, size_t n)
     while (n > 0) {
         ssize_t r = getrandom(buf, n, 0);
         if (r < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return -errno;
         }
         buf += r;
@@ -105,11 +109,14 @@ static int deliver_challenge(mp_conn *c, const unsigned char *key, size_t keylen
     const size_t hl = sizeof CHALLENGE - 1;
     memcpy(msg, CHALLENGE "{sha256}", hl + 8);
     int rc = random_bytes(msg + hl + 8, CHALLENGE_LEN);
-    if (rc < 0) return rc;
-    if ((rc = hs_send(c, msg, sizeof msg)) < 0) return rc;
+    if (rc < 0)
+        return rc;
+    if ((rc = hs_send(c, msg, sizeof msg)) < 0)
+        return rc;
     unsigned char resp[HS_MAX], want[MP__HMAC_MAX];
     size_t len;
-    if ((rc = hs_recv(c, resp, &len, d)) < 0) return rc;
+    if ((rc = hs_recv(c, resp, &len, d)) < 0)
+        return rc;
     /* The MAC covers the challenge after "#CHALLENGE#", prefix included. */
     const unsigned char *challenge = msg + hl;
     size_t clen = sizeof msg - hl;
@@ -135,12 +142,15 @@ static int answer_challenge(mp_conn *c, const unsigned char *key, size_t keylen,
     unsigned char msg[HS_MAX];
     size_t len;
     int rc = hs_recv(c, msg, &len, d);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     const size_t hl = sizeof CHALLENGE - 1;
-    if (len < hl || memcmp(msg, CHALLENGE, hl) != 0) return MP_EAUTH;
+    if (len < hl || memcmp(msg, CHALLENGE, hl) != 0)
+        return MP_EAUTH;
     const unsigned char *challenge = msg + hl;
     size_t clen = len - hl;
-    if (clen < LEGACY_MSG_LEN) return MP_EAUTH; /* too short to be a real challenge */
+    if (clen < LEGACY_MSG_LEN)
+        return MP_EAUTH; /* too short to be a real challenge */
     unsigned char resp[2 + MAX_DIGEST_NAME + MP__HMAC_MAX];
     size_t rlen = 0, skip = 0;
     mp__hmac_alg alg = MP__HMAC_MD5;
@@ -151,9 +161,12 @@ static int answer_challenge(mp_conn *c, const unsigned char *key, size_t keylen,
         rlen = skip;
     }
     rlen += mp__hmac(alg, key, keylen, challenge, clen, resp + rlen);
-    if ((rc = hs_send(c, resp, rlen)) < 0) return rc;
-    if ((rc = hs_recv(c, msg, &len, d)) < 0) return rc;
-    if (len != sizeof WELCOME - 1 || memcmp(msg, WELCOME, len) != 0) return MP_EAUTH;
+    if ((rc = hs_send(c, resp, rlen)) < 0)
+        return rc;
+    if ((rc = hs_recv(c, msg, &len, d)) < 0)
+        return rc;
+    if (len != sizeof WELCOME - 1 || memcmp(msg, WELCOME, len) != 0)
+        return MP_EAUTH;
     return 0;
 }
 
@@ -177,8 +190,10 @@ static int parse_address(const char *s, address *a)
     if (strncmp(s, "unix:", 5) == 0) {
         const char *path = s + 5;
         size_t n = strlen(path);
-        if (n == 0) return -EINVAL;
-        if (n >= sizeof a->un.sun_path) return -ENAMETOOLONG;
+        if (n == 0)
+            return -EINVAL;
+        if (n >= sizeof a->un.sun_path)
+            return -ENAMETOOLONG;
         a->unix = true;
         a->un.sun_family = AF_UNIX;
         memcpy(a->un.sun_path, path, n);
@@ -190,20 +205,25 @@ static int parse_address(const char *s, address *a)
         a->unlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + !a->abstract);
         return 0;
     }
-    if (strncmp(s, "tcp:", 4) != 0) return -EINVAL;
+    if (strncmp(s, "tcp:", 4) != 0)
+        return -EINVAL;
     const char *host = s + 4, *colon = strrchr(host, ':');
-    if (colon == NULL || colon == host) return -EINVAL;
+    if (colon == NULL || colon == host)
+        return -EINVAL;
     size_t hl = (size_t)(colon - host);
     if (host[0] == '[') {
-        if (hl < 3 || host[hl - 1] != ']') return -EINVAL;
+        if (hl < 3 || host[hl - 1] != ']')
+            return -EINVAL;
         host++;
         hl -= 2;
     }
-    if (hl >= sizeof a->host) return -ENAMETOOLONG;
+    if (hl >= sizeof a->host)
+        return -ENAMETOOLONG;
     memcpy(a->host, host, hl);
     const char *port = colon + 1;
     size_t pl = strlen(port);
-    if (pl == 0 || pl > 5 || strspn(port, "0123456789") != pl || atoi(port) > 65535) return -EINVAL;
+    if (pl == 0 || pl > 5 || strspn(port, "0123456789") != pl || atoi(port) > 65535)
+        return -EINVAL;
     memcpy(a->port, port, pl);
     return 0;
 }
@@ -216,9 +236,12 @@ static int resolve(const address *a, bool passive, struct addrinfo **res)
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)};
     int rc = getaddrinfo(a->host, a->port, &hints, res);
-    if (rc == 0) return 0;
-    if (rc == EAI_SYSTEM) return -errno;
-    if (rc == EAI_MEMORY) return -ENOMEM;
+    if (rc == 0)
+        return 0;
+    if (rc == EAI_SYSTEM)
+        return -errno;
+    if (rc == EAI_MEMORY)
+        return -ENOMEM;
     return -EINVAL;
 }
 
@@ -248,7 +271,8 @@ static int listen_on(const address *a, mp_listener *l)
 {
     if (a->unix) {
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0) return -errno;
+        if (fd < 0)
+            return -errno;
         if (bind(fd, (const struct sockaddr *)&a->un, a->unlen) < 0 || listen(fd, SOMAXCONN) < 0) {
             int e = errno;
             close(fd);
@@ -258,7 +282,8 @@ static int listen_on(const address *a, mp_listener *l)
     }
     struct addrinfo *res;
     int rc = resolve(a, true, &res);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     rc = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
         int fd =
@@ -288,7 +313,8 @@ static int tcp_bound_address(mp_listener *l)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0) return -errno;
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0)
+        return -errno;
     char host[INET6_ADDRSTRLEN];
     unsigned port;
     if (ss.ss_family == AF_INET6) {
@@ -318,16 +344,19 @@ MP_EXTERN mp_listener *mp_listener_new(const char *address_str, const void *auth
         return NULL;
     }
     mp_listener *l = calloc(1, sizeof *l);
-    if (l == NULL) goto out_nomem;
+    if (l == NULL)
+        goto out_nomem;
     l->fd = -1;
     l->owner = getpid();
     if (authkey != NULL) {
         l->key = malloc(keylen ? keylen : 1);
-        if (l->key == NULL) goto out_free;
+        if (l->key == NULL)
+            goto out_free;
         memcpy(l->key, authkey, keylen);
         l->keylen = keylen;
     }
-    if (a.unix && !a.abstract && (l->path = strdup(a.un.sun_path)) == NULL) goto out_free;
+    if (a.unix && !a.abstract && (l->path = strdup(a.un.sun_path)) == NULL)
+        goto out_free;
     if ((rc = listen_on(&a, l)) < 0) {
         free(l->path);
         free(l->key);
@@ -361,23 +390,31 @@ MP_EXTERN const char *mp_listener_address(const mp_listener *l)
 MP_EXTERN int mp_listener_accept(mp_listener *l, mp_conn **conn, double timeout)
 {
     mp__deadline d;
-    if (l == NULL || conn == NULL || mp__deadline_init(&d, timeout) < 0) return MP_EINVAL;
-    if (l->fd < 0) return MP_ECLOSED;
+    if (l == NULL || conn == NULL || mp__deadline_init(&d, timeout) < 0)
+        return MP_EINVAL;
+    if (l->fd < 0)
+        return MP_ECLOSED;
     int fd;
     for (;;) {
         /* The listening socket is non-blocking, so a client taken by
          * another process sharing the listener (after a fork) means
          * waiting on, not hanging past the deadline. */
         fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0) break;
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return -errno;
+        if (fd >= 0)
+            break;
+        if (errno == EINTR || errno == ECONNABORTED)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
         struct pollfd p = {.fd = l->fd, .events = POLLIN};
         int n = poll(&p, 1, mp__deadline_ms(&d));
-        if (n < 0 && errno != EINTR) return -errno;
-        if (n == 0 && mp__deadline_expired(&d)) return MP_ETIMEDOUT;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n == 0 && mp__deadline_expired(&d))
+            return MP_ETIMEDOUT;
     }
-    if (l->tcp) tcp_nodelay(fd);
+    if (l->tcp)
+        tcp_nodelay(fd);
     mp_conn *c = mp__conn_new(fd, true, true, true);
     if (c == NULL) {
         close(fd);
@@ -385,7 +422,8 @@ MP_EXTERN int mp_listener_accept(mp_listener *l, mp_conn **conn, double timeout)
     }
     if (l->key != NULL) {
         int rc = deliver_challenge(c, l->key, l->keylen, &d);
-        if (rc == 0) rc = answer_challenge(c, l->key, l->keylen, &d);
+        if (rc == 0)
+            rc = answer_challenge(c, l->key, l->keylen, &d);
         if (rc < 0) {
             mp_conn_free(c);
             return rc;
@@ -397,20 +435,23 @@ MP_EXTERN int mp_listener_accept(mp_listener *l, mp_conn **conn, double timeout)
 
 MP_EXTERN int mp_listener_close(mp_listener *l)
 {
-    if (l == NULL) return MP_EINVAL;
+    if (l == NULL)
+        return MP_EINVAL;
     if (l->fd >= 0) {
         close(l->fd);
         l->fd = -1;
         /* A child that inherited the listener and closes its copy must
          * not take the parent's socket file away. */
-        if (l->path != NULL && getpid() == l->owner) unlink(l->path);
+        if (l->path != NULL && getpid() == l->owner)
+            unlink(l->path);
     }
     return 0;
 }
 
 MP_EXTERN void mp_listener_free(mp_listener *l)
 {
-    if (l == NULL) return;
+    if (l == NULL)
+        return;
     mp_listener_close(l);
     free(l->path);
     free(l->key);
@@ -427,16 +468,19 @@ static int connect_wait(int fd, const mp__deadline *d)
         struct pollfd p = {.fd = fd, .events = POLLOUT};
         int n = poll(&p, 1, mp__deadline_ms(d));
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             return -errno;
         }
         if (n == 0) {
-            if (mp__deadline_expired(d)) return MP_ETIMEDOUT;
+            if (mp__deadline_expired(d))
+                return MP_ETIMEDOUT;
             continue;
         }
         int err = 0;
         socklen_t el = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0) return -errno;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+            return -errno;
         return -err;
     }
 }
@@ -446,7 +490,8 @@ static int connect_wait(int fd, const mp__deadline *d)
 static int connect_one(int family, const struct sockaddr *sa, socklen_t len, const mp__deadline *d)
 {
     int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return -errno;
+    if (fd < 0)
+        return -errno;
     int rc;
     for (;;) {
         rc = connect(fd, sa, len) == 0 ? 0 : -errno;
@@ -455,7 +500,8 @@ static int connect_one(int family, const struct sockaddr *sa, socklen_t len, con
             rc = connect_wait(fd, d);
             break;
         }
-        if (rc != -EAGAIN && rc != -EINTR) break;
+        if (rc != -EAGAIN && rc != -EINTR)
+            break;
         /* A UNIX listener with a full backlog: try again shortly. */
         if (mp__deadline_expired(d)) {
             rc = MP_ETIMEDOUT;
@@ -480,22 +526,27 @@ MP_EXTERN int mp_client_connect(const char *address_str, const void *authkey, si
         mp__deadline_init(&d, timeout) < 0)
         return MP_EINVAL;
     int fd = parse_address(address_str, &a);
-    if (fd < 0) return fd == -ENAMETOOLONG ? MP_EINVAL : fd;
+    if (fd < 0)
+        return fd == -ENAMETOOLONG ? MP_EINVAL : fd;
     if (a.unix) {
         fd = connect_one(AF_UNIX, (const struct sockaddr *)&a.un, a.unlen, &d);
     } else {
         struct addrinfo *res;
         int rc = resolve(&a, false, &res);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
         fd = -ECONNREFUSED;
         for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
             fd = connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, &d);
-            if (fd >= 0 || fd == MP_ETIMEDOUT) break;
+            if (fd >= 0 || fd == MP_ETIMEDOUT)
+                break;
         }
         freeaddrinfo(res);
-        if (fd >= 0) tcp_nodelay(fd);
+        if (fd >= 0)
+            tcp_nodelay(fd);
     }
-    if (fd < 0) return fd;
+    if (fd < 0)
+        return fd;
     mp_conn *c = mp__conn_new(fd, true, true, true);
     if (c == NULL) {
         close(fd);
@@ -503,7 +554,8 @@ MP_EXTERN int mp_client_connect(const char *address_str, const void *authkey, si
     }
     if (authkey != NULL) {
         int rc = answer_challenge(c, authkey, keylen, &d);
-        if (rc == 0) rc = deliver_challenge(c, authkey, keylen, &d);
+        if (rc == 0)
+            rc = deliver_challenge(c, authkey, keylen, &d);
         if (rc < 0) {
             mp_conn_free(c);
             return rc;

@@ -56,12 +56,15 @@ mp_conn *mp__conn_new(int fd, bool readable, bool writable, bool sock)
 
 MP_EXTERN int mp_pipe(mp_conn **c1, mp_conn **c2, bool duplex)
 {
-    if (c1 == NULL || c2 == NULL) return MP_EINVAL;
+    if (c1 == NULL || c2 == NULL)
+        return MP_EINVAL;
     int fds[2];
     if (duplex) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) return -errno;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+            return -errno;
     } else {
-        if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+            return -errno;
     }
     /* A one-way pipe: fds[0] is the read end, as Python's Pipe(False)
      * returns (reader, writer). */
@@ -107,11 +110,13 @@ static int write_all(mp_conn *c, struct iovec *iov, int cnt)
             n = writev(c->fd, iov, cnt);
         }
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 /* Someone made the descriptor non-blocking: wait. */
                 struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-                if (poll(&p, 1, -1) < 0 && errno != EINTR) return -errno;
+                if (poll(&p, 1, -1) < 0 && errno != EINTR)
+                    return -errno;
                 continue;
             }
             return -errno;
@@ -157,15 +162,19 @@ static int write_pipe_nosigpipe(mp_conn *c, struct iovec *iov, int cnt)
         while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR)
             ;
     }
-    if (!was_blocked) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!was_blocked)
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }
 
 MP_EXTERN int mp_conn_send(mp_conn *c, const void *msg, size_t len)
 {
-    if (c == NULL || (msg == NULL && len > 0)) return MP_EINVAL;
-    if (c->fd < 0) return MP_ECLOSED;
-    if (!c->writable) return MP_ESTATE;
+    if (c == NULL || (msg == NULL && len > 0))
+        return MP_EINVAL;
+    if (c->fd < 0)
+        return MP_ECLOSED;
+    if (!c->writable)
+        return MP_ESTATE;
     unsigned char hdr[12];
     struct iovec iov[2];
     if (len > SHORT_MAX) {
@@ -180,13 +189,15 @@ MP_EXTERN int mp_conn_send(mp_conn *c, const void *msg, size_t len)
     iov[1] = (struct iovec){(void *)msg, len};
     int cnt = len > 0 ? 2 : 1;
     int rc = c->sock ? write_all(c, iov, cnt) : write_pipe_nosigpipe(c, iov, cnt);
-    if (rc == -EPIPE || rc == -ECONNRESET) return MP_EEOF;
+    if (rc == -EPIPE || rc == -ECONNRESET)
+        return MP_EEOF;
     return rc;
 }
 
 MP_EXTERN int mp_conn_send_str(mp_conn *c, const char *s)
 {
-    if (s == NULL) return MP_EINVAL;
+    if (s == NULL)
+        return MP_EINVAL;
     return mp_conn_send(c, s, strlen(s));
 }
 
@@ -198,9 +209,12 @@ static int wait_readable(int fd, const mp__deadline *d)
     for (;;) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int n = poll(&p, 1, mp__deadline_ms(d));
-        if (n > 0) return 0;
-        if (n < 0 && errno != EINTR) return -errno;
-        if (n == 0 && mp__deadline_expired(d)) return MP_ETIMEDOUT;
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n == 0 && mp__deadline_expired(d))
+            return MP_ETIMEDOUT;
     }
 }
 
@@ -219,19 +233,23 @@ static ssize_t conn_read(mp_conn *c, void *p, size_t n, const mp__deadline *d)
         } else {
             if (!d->forever) {
                 int rc = wait_readable(c->fd, d);
-                if (rc < 0) return rc;
+                if (rc < 0)
+                    return rc;
             }
             r = read(c->fd, p, n);
         }
-        if (r > 0) return r;
+        if (r > 0)
+            return r;
         if (r == 0) {
             c->eof = true;
             return 0;
         }
-        if (errno == EINTR) continue;
+        if (errno == EINTR)
+            continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             int rc = wait_readable(c->fd, d);
-            if (rc < 0) return rc;
+            if (rc < 0)
+                return rc;
             continue;
         }
         if (errno == ECONNRESET) {
@@ -249,7 +267,8 @@ static ssize_t fill(mp_conn *c, size_t need, const mp__deadline *d)
 {
     if (c->rbuf == NULL) {
         c->rbuf = malloc(RBUF_SIZE);
-        if (c->rbuf == NULL) return MP_ENOMEM;
+        if (c->rbuf == NULL)
+            return MP_ENOMEM;
     }
     if (c->rpos == c->rend) {
         c->rpos = c->rend = 0;
@@ -259,7 +278,8 @@ static ssize_t fill(mp_conn *c, size_t need, const mp__deadline *d)
         c->rpos = 0;
     }
     ssize_t n = conn_read(c, c->rbuf + c->rend, RBUF_SIZE - c->rend, d);
-    if (n > 0) c->rend += (size_t)n;
+    if (n > 0)
+        c->rend += (size_t)n;
     return n;
 }
 
@@ -270,14 +290,17 @@ static int peek_header(const mp_conn *c, uint64_t *len)
 {
     size_t avail = c->rend - c->rpos;
     const unsigned char *p = c->rbuf + c->rpos;
-    if (avail < 4) return 0;
+    if (avail < 4)
+        return 0;
     uint32_t v = get_be32(p);
     if (v <= SHORT_MAX) {
         *len = v;
         return 4;
     }
-    if (v != 0xffffffffu) return -EPROTO;
-    if (avail < 12) return 0;
+    if (v != 0xffffffffu)
+        return -EPROTO;
+    if (avail < 12)
+        return 0;
     *len = (uint64_t)get_be32(p + 4) << 32 | get_be32(p + 8);
     return 12;
 }
@@ -313,9 +336,11 @@ static int next_header(mp_conn *c, const mp__deadline *d)
                 return 0;
             }
         }
-        if (c->eof) return truncated(c);
+        if (c->eof)
+            return truncated(c);
         ssize_t n = fill(c, 12, d);
-        if (n < 0) return (int)n;
+        if (n < 0)
+            return (int)n;
     }
     return 0;
 }
@@ -329,11 +354,14 @@ static int recv_body(mp_conn *c, unsigned char *buf, const mp__deadline *d)
     size_t want = (size_t)c->msg_len;
     if (c->part == NULL && want <= RBUF_SIZE) {
         while (c->rend - c->rpos < want) {
-            if (c->eof) return truncated(c);
+            if (c->eof)
+                return truncated(c);
             ssize_t n = fill(c, want, d);
-            if (n < 0) return (int)n;
+            if (n < 0)
+                return (int)n;
         }
-        if (want > 0) memcpy(buf, c->rbuf + c->rpos, want);
+        if (want > 0)
+            memcpy(buf, c->rbuf + c->rpos, want);
         c->rpos += want;
         c->have_hdr = false;
         return 0;
@@ -348,14 +376,16 @@ static int recv_body(mp_conn *c, unsigned char *buf, const mp__deadline *d)
     }
     if (c->rbuf != NULL && c->rend > c->rpos) {
         size_t take = c->rend - c->rpos;
-        if (take > want - have) take = want - have;
+        if (take > want - have)
+            take = want - have;
         memcpy(buf + have, c->rbuf + c->rpos, take);
         c->rpos += take;
         have += take;
     }
     while (have < want) {
         ssize_t n = c->eof ? 0 : conn_read(c, buf + have, want - have, d);
-        if (n == 0) return truncated(c);
+        if (n == 0)
+            return truncated(c);
         if (n < 0) {
             /* Save the part that came, so the next call goes on. */
             if (c->part == NULL) {
@@ -382,37 +412,47 @@ static int recv_body(mp_conn *c, unsigned char *buf, const mp__deadline *d)
 /* The checks every receive makes first. */
 static int recv_check(mp_conn *c, mp__deadline *d, double timeout)
 {
-    if (c == NULL) return MP_EINVAL;
-    if (mp__deadline_init(d, timeout) < 0) return MP_EINVAL;
-    if (c->fd < 0) return MP_ECLOSED;
-    if (!c->readable) return MP_ESTATE;
-    if (c->broken) return -EPROTO;
+    if (c == NULL)
+        return MP_EINVAL;
+    if (mp__deadline_init(d, timeout) < 0)
+        return MP_EINVAL;
+    if (c->fd < 0)
+        return MP_ECLOSED;
+    if (!c->readable)
+        return MP_ESTATE;
+    if (c->broken)
+        return -EPROTO;
     return 0;
 }
 
 MP_EXTERN int mp_conn_recv(mp_conn *c, void *buf, size_t cap, size_t *len, double timeout)
 {
     mp__deadline d;
-    if (len == NULL || (buf == NULL && cap > 0)) return MP_EINVAL;
+    if (len == NULL || (buf == NULL && cap > 0))
+        return MP_EINVAL;
     int rc = recv_check(c, &d, timeout);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     /* Fast path: a whole short message already read ahead. */
     if (!c->have_hdr && c->rbuf != NULL) {
         uint64_t n;
         int h = peek_header(c, &n);
         if (h > 0 && c->rend - c->rpos - (size_t)h >= n && n <= cap) {
-            if (n > 0) memcpy(buf, c->rbuf + c->rpos + h, (size_t)n);
+            if (n > 0)
+                memcpy(buf, c->rbuf + c->rpos + h, (size_t)n);
             c->rpos += (size_t)h + (size_t)n;
             *len = (size_t)n;
             return 0;
         }
     }
-    if ((rc = next_header(c, &d)) < 0) return rc;
+    if ((rc = next_header(c, &d)) < 0)
+        return rc;
     if (c->msg_len > cap) {
         *len = c->msg_len > SIZE_MAX ? SIZE_MAX : (size_t)c->msg_len;
         return MP_EMSGSIZE;
     }
-    if ((rc = recv_body(c, buf, &d)) < 0) return rc;
+    if ((rc = recv_body(c, buf, &d)) < 0)
+        return rc;
     *len = (size_t)c->msg_len;
     return 0;
 }
@@ -423,12 +463,16 @@ static int recv_alloc(mp_conn *c, void **msg, size_t *len, size_t extra, double 
 {
     mp__deadline d;
     int rc = recv_check(c, &d, timeout);
-    if (rc < 0) return rc;
-    if ((rc = next_header(c, &d)) < 0) return rc;
-    if (c->msg_len > SIZE_MAX - extra - 1) return MP_ENOMEM;
+    if (rc < 0)
+        return rc;
+    if ((rc = next_header(c, &d)) < 0)
+        return rc;
+    if (c->msg_len > SIZE_MAX - extra - 1)
+        return MP_ENOMEM;
     size_t n = (size_t)c->msg_len;
     unsigned char *buf = malloc(n + extra + 1); /* never malloc(0) */
-    if (buf == NULL) return MP_ENOMEM;
+    if (buf == NULL)
+        return MP_ENOMEM;
     if ((rc = recv_body(c, buf, &d)) < 0) {
         free(buf);
         return rc;
@@ -440,17 +484,20 @@ static int recv_alloc(mp_conn *c, void **msg, size_t *len, size_t extra, double 
 
 MP_EXTERN int mp_conn_recv_alloc(mp_conn *c, void **msg, size_t *len, double timeout)
 {
-    if (msg == NULL || len == NULL) return MP_EINVAL;
+    if (msg == NULL || len == NULL)
+        return MP_EINVAL;
     return recv_alloc(c, msg, len, 0, timeout);
 }
 
 MP_EXTERN int mp_conn_recv_str(mp_conn *c, char **s, double timeout)
 {
-    if (s == NULL) return MP_EINVAL;
+    if (s == NULL)
+        return MP_EINVAL;
     void *msg;
     size_t len;
     int rc = recv_alloc(c, &msg, &len, 1, timeout);
-    if (rc < 0) return rc;
+    if (rc < 0)
+        return rc;
     ((char *)msg)[len] = '\0';
     *s = msg;
     return 0;
@@ -462,10 +509,13 @@ MP_EXTERN int mp_conn_recv_str(mp_conn *c, char **s, double timeout)
  * a whole message is held, or the end of the stream (or an error) is. */
 static bool held_ready(const mp_conn *c)
 {
-    if (c->eof || c->broken) return true;
-    if (c->rbuf == NULL || c->part != NULL) return false;
+    if (c->eof || c->broken)
+        return true;
+    if (c->rbuf == NULL || c->part != NULL)
+        return false;
     size_t avail = c->rend - c->rpos;
-    if (c->have_hdr) return avail >= c->msg_len;
+    if (c->have_hdr)
+        return avail >= c->msg_len;
     uint64_t n;
     int h = peek_header(c, &n);
     return h < 0 || (h > 0 && avail - (size_t)h >= n);
@@ -473,25 +523,31 @@ static bool held_ready(const mp_conn *c)
 
 static int ready_check(const mp_conn *c)
 {
-    if (c == NULL) return MP_EINVAL;
-    if (c->fd < 0) return MP_ECLOSED;
-    if (!c->readable) return MP_ESTATE;
+    if (c == NULL)
+        return MP_EINVAL;
+    if (c->fd < 0)
+        return MP_ECLOSED;
+    if (!c->readable)
+        return MP_ESTATE;
     return 0;
 }
 
 MP_EXTERN int mp_wait(mp_conn *const *conns, size_t n, double timeout, bool *ready)
 {
     mp__deadline d;
-    if (conns == NULL || n == 0 || mp__deadline_init(&d, timeout) < 0) return MP_EINVAL;
+    if (conns == NULL || n == 0 || mp__deadline_init(&d, timeout) < 0)
+        return MP_EINVAL;
     for (size_t i = 0; i < n; i++) {
         int rc = ready_check(conns[i]);
-        if (rc < 0) return rc;
+        if (rc < 0)
+            return rc;
     }
     struct pollfd stackfds[16];
     struct pollfd *fds = stackfds;
     if (n > sizeof stackfds / sizeof stackfds[0]) {
         fds = calloc(n, sizeof *fds);
-        if (fds == NULL) return MP_ENOMEM;
+        if (fds == NULL)
+            return MP_ENOMEM;
     }
     /* Held messages make the wait a mere check of the others. */
     bool any_held = false;
@@ -503,11 +559,13 @@ MP_EXTERN int mp_wait(mp_conn *const *conns, size_t n, double timeout, bool *rea
     for (;;) {
         rc = poll(fds, (nfds_t)n, any_held ? 0 : mp__deadline_ms(&d));
         if (rc < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             rc = -errno;
             break;
         }
-        if (rc > 0 || any_held || mp__deadline_expired(&d)) break;
+        if (rc > 0 || any_held || mp__deadline_expired(&d))
+            break;
     }
     if (rc >= 0) {
         int count = 0;
@@ -515,11 +573,13 @@ MP_EXTERN int mp_wait(mp_conn *const *conns, size_t n, double timeout, bool *rea
             bool r = rc > 0 && fds[i].revents != 0;
             r = r || held_ready(conns[i]);
             count += r;
-            if (ready != NULL) ready[i] = r;
+            if (ready != NULL)
+                ready[i] = r;
         }
         rc = count;
     }
-    if (fds != stackfds) free(fds);
+    if (fds != stackfds)
+        free(fds);
     return rc;
 }
 
@@ -527,11 +587,15 @@ MP_EXTERN int mp_conn_poll(mp_conn *c, double timeout)
 {
     mp__deadline d;
     int rc = ready_check(c);
-    if (rc < 0) return rc;
-    if (mp__deadline_init(&d, timeout) < 0) return MP_EINVAL;
-    if (held_ready(c)) return 1;
+    if (rc < 0)
+        return rc;
+    if (mp__deadline_init(&d, timeout) < 0)
+        return MP_EINVAL;
+    if (held_ready(c))
+        return 1;
     rc = wait_readable(c->fd, &d);
-    if (rc == MP_ETIMEDOUT) return 0;
+    if (rc == MP_ETIMEDOUT)
+        return 0;
     return rc < 0 ? rc : 1;
 }
 
@@ -539,13 +603,15 @@ MP_EXTERN int mp_conn_poll(mp_conn *c, double timeout)
 
 MP_EXTERN int mp_conn_fileno(const mp_conn *c)
 {
-    if (c == NULL) return MP_EINVAL;
+    if (c == NULL)
+        return MP_EINVAL;
     return c->fd < 0 ? MP_ECLOSED : c->fd;
 }
 
 MP_EXTERN int mp_conn_close(mp_conn *c)
 {
-    if (c == NULL) return MP_EINVAL;
+    if (c == NULL)
+        return MP_EINVAL;
     if (c->fd >= 0) {
         /* Linux closes the descriptor even when close() reports EINTR:
          * never retry (it could close a descriptor reused meanwhile). */
@@ -562,7 +628,8 @@ MP_EXTERN int mp_conn_close(mp_conn *c)
 
 MP_EXTERN void mp_conn_free(mp_conn *c)
 {
-    if (c == NULL) return;
+    if (c == NULL)
+        return;
     mp_conn_close(c);
     free(c);
 }

@@ -60,7 +60,8 @@ static int exchange(mp_conn *c)
         rc = 1;
     void *m = NULL;
     size_t len;
-    if (rc == 0 && (mp_conn_recv_alloc(c, &m, &len, 20) != 0 || len != 0)) rc = 2;
+    if (rc == 0 && (mp_conn_recv_alloc(c, &m, &len, 20) != 0 || len != 0))
+        rc = 2;
     free(m);
     m = NULL;
     if (rc == 0 && (mp_conn_recv_alloc(c, &m, &len, 20) != 0 || len != 17 ||
@@ -90,7 +91,8 @@ static py_proc py_start(const char *python, const char *role, const char *family
                         const char *address, const char *key)
 {
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) abort();
+    if (pipe2(p, O_CLOEXEC) < 0)
+        abort();
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
@@ -110,12 +112,15 @@ static bool py_line(const py_proc *py, char *buf, size_t cap)
     while (n + 1 < cap) {
         struct pollfd p = {.fd = py->out, .events = POLLIN};
         if (poll(&p, 1, 1000) <= 0) {
-            if (mpt_now() > end) return false;
+            if (mpt_now() > end)
+                return false;
             continue;
         }
         ssize_t r = read(py->out, buf + n, 1);
-        if (r <= 0) return false;
-        if (buf[n] == '\n') break;
+        if (r <= 0)
+            return false;
+        if (buf[n] == '\n')
+            break;
         n++;
     }
     buf[n] = '\0';
@@ -206,7 +211,8 @@ static const char *find_python312(void)
     static const char *names[] = {NULL, "python3.13", "python3.12", "python3"};
     names[0] = getenv("MP_TEST_PYTHON312");
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (names[i] == NULL) continue;
+        if (names[i] == NULL)
+            continue;
         pid_t pid = fork();
         if (pid == 0) {
             int null = open("/dev/null", O_WRONLY);
@@ -216,7 +222,8 @@ static const char *find_python312(void)
                    "import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)", (char *)NULL);
             _exit(127);
         }
-        if (mpt_wait(pid) == 0) return names[i];
+        if (mpt_wait(pid) == 0)
+            return names[i];
     }
     return NULL;
 }
@@ -249,12 +256,16 @@ static int libmp_client(void *arg)
     (void)arg;
     mp_conn *c;
     int rc = mp_client_connect(g_addr, g_key, g_key ? strlen(g_key) : 0, &c, 10);
-    if (rc == MP_EAUTH) return 3;
-    if (rc != 0) return 10;
+    if (rc == MP_EAUTH)
+        return 3;
+    if (rc != 0)
+        return 10;
     char *s = NULL;
-    if (mp_conn_recv_str(c, &s, 10) != 0 || strcmp(s, "from listener") != 0) return 11;
+    if (mp_conn_recv_str(c, &s, 10) != 0 || strcmp(s, "from listener") != 0)
+        return 11;
     free(s);
-    if (mp_conn_send_str(c, "from client") != 0) return 12;
+    if (mp_conn_send_str(c, "from client") != 0)
+        return 12;
     mp_conn_free(c);
     return 0;
 }
@@ -400,13 +411,15 @@ static int raw_connect(const char *tcp_addr)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) abort();
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+        abort();
     return fd;
 }
 
 static void send_all(int fd, const void *p, size_t n)
 {
-    if (send(fd, p, n, MSG_NOSIGNAL) != (ssize_t)n) abort();
+    if (send(fd, p, n, MSG_NOSIGNAL) != (ssize_t)n)
+        abort();
 }
 
 /* Garbage a client can send instead of its answer. */
@@ -438,11 +451,13 @@ static void test_listener_survives_a_client_that_sends_garbage(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int fd = raw_connect(a);
-        if (cases[i].n > 0) send_all(fd, cases[i].bytes, cases[i].n);
+        if (cases[i].n > 0)
+            send_all(fd, cases[i].bytes, cases[i].n);
         shutdown(fd, SHUT_WR);
         double t0 = mpt_now();
         int rc = mp_listener_accept(l, &c, 5);
-        if (rc != MP_EAUTH) fail_msg("%s: accept returned %d", cases[i].what, rc);
+        if (rc != MP_EAUTH)
+            fail_msg("%s: accept returned %d", cases[i].what, rc);
         assert_true(mpt_now() - t0 < 2);
         close(fd);
     }
@@ -479,9 +494,12 @@ static int raw_server(void *arg)
 {
     (void)arg;
     int fd = accept(g_srv, NULL, NULL);
-    if (fd < 0) return 1;
-    if (g_garbage_n > 0 && send(fd, g_garbage, g_garbage_n, MSG_NOSIGNAL) < 0) return 2;
-    if (g_hangup) return 0;
+    if (fd < 0)
+        return 1;
+    if (g_garbage_n > 0 && send(fd, g_garbage, g_garbage_n, MSG_NOSIGNAL) < 0)
+        return 2;
+    if (g_hangup)
+        return 0;
     char buf[512];
     while (read(fd, buf, sizeof buf) > 0)
         ;
@@ -528,9 +546,11 @@ static void test_client_survives_a_server_that_sends_garbage(void **state)
         double t0 = mpt_now();
         int rc = mp_client_connect(addr, "secret", 6, &c, timeout);
         double el = mpt_now() - t0;
-        if (rc != cases[i].want) fail_msg("%s: connect returned %d", cases[i].what, rc);
+        if (rc != cases[i].want)
+            fail_msg("%s: connect returned %d", cases[i].what, rc);
         assert_true(el < 2);
-        if (rc == MP_ETIMEDOUT) assert_true(el >= 0.29);
+        if (rc == MP_ETIMEDOUT)
+            assert_true(el >= 0.29);
         assert_int_equal(mpt_wait(pid), 0);
     }
     close(g_srv);
@@ -545,7 +565,8 @@ static bool read_exact(int fd, void *buf, size_t n)
 {
     for (size_t got = 0; got < n;) {
         ssize_t r = read(fd, (char *)buf + got, n - got);
-        if (r <= 0) return false;
+        if (r <= 0)
+            return false;
         got += (size_t)r;
     }
     return true;
@@ -554,9 +575,11 @@ static bool read_exact(int fd, void *buf, size_t n)
 static ssize_t read_frame(int fd, unsigned char *buf, size_t cap)
 {
     unsigned char h[4];
-    if (!read_exact(fd, h, 4)) return -1;
+    if (!read_exact(fd, h, 4))
+        return -1;
     size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
-    if (n > cap || !read_exact(fd, buf, n)) return -1;
+    if (n > cap || !read_exact(fd, buf, n))
+        return -1;
     return (ssize_t)n;
 }
 
@@ -571,7 +594,8 @@ static int scripted_server(void *arg)
 {
     bool legacy = *(bool *)arg;
     int fd = accept(g_srv, NULL, NULL);
-    if (fd < 0) return 1;
+    if (fd < 0)
+        return 1;
     unsigned char msg[300], want[64], got[300];
     size_t plen = legacy ? 20 : 48;
     memcpy(msg, "#CHALLENGE#", 11);
@@ -594,7 +618,8 @@ static int scripted_server(void *arg)
     write_frame(fd, "#WELCOME#", 9);
     /* Now libmp challenges: answer it in the same form. */
     n = read_frame(fd, got, sizeof got);
-    if (n != 11 + 8 + 40 || memcmp(got, "#CHALLENGE#{sha256}", 19) != 0) return 3;
+    if (n != 11 + 8 + 40 || memcmp(got, "#CHALLENGE#{sha256}", 19) != 0)
+        return 3;
     wl = 0;
     if (!legacy) {
         memcpy(want, "{sha256}", 8);
@@ -603,7 +628,8 @@ static int scripted_server(void *arg)
     wl += mp__hmac(legacy ? MP__HMAC_MD5 : MP__HMAC_SHA256, "secret", 6, got + 11, 48, want + wl);
     write_frame(fd, want, wl);
     n = read_frame(fd, got, sizeof got);
-    if (n != 9 || memcmp(got, "#WELCOME#", 9) != 0) return 4;
+    if (n != 9 || memcmp(got, "#WELCOME#", 9) != 0)
+        return 4;
     close(fd);
     return 0;
 }

@@ -24,7 +24,8 @@ static void fill_pattern(unsigned char *p, size_t n, uint32_t i)
 static bool check_pattern(const unsigned char *p, size_t n, uint32_t i)
 {
     for (size_t j = 0; j < n; j++)
-        if (p[j] != pattern(i, j)) return false;
+        if (p[j] != pattern(i, j))
+            return false;
     return true;
 }
 
@@ -35,7 +36,8 @@ static void raw_write(int fd, const void *buf, size_t n)
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             abort();
         }
         p += w;
@@ -54,16 +56,21 @@ static int duplex_child(void *arg)
     char buf[64];
     size_t len;
     for (int i = 0; i < 100; i++) {
-        if (mp_conn_recv(g_b, buf, sizeof buf, &len, 5) != 0) return 1;
-        if (len != 5 || memcmp(buf, "ping", 5) != 0) return 2;
+        if (mp_conn_recv(g_b, buf, sizeof buf, &len, 5) != 0)
+            return 1;
+        if (len != 5 || memcmp(buf, "ping", 5) != 0)
+            return 2;
         char reply[16];
         int n = snprintf(reply, sizeof reply, "pong %d", i);
-        if (mp_conn_send(g_b, reply, (size_t)n) != 0) return 3;
+        if (mp_conn_send(g_b, reply, (size_t)n) != 0)
+            return 3;
     }
     /* Then the child speaks first. */
-    if (mp_conn_send_str(g_b, "child first") != 0) return 4;
+    if (mp_conn_send_str(g_b, "child first") != 0)
+        return 4;
     char *s = NULL;
-    if (mp_conn_recv_str(g_b, &s, 5) != 0 || strcmp(s, "parent second") != 0) return 5;
+    if (mp_conn_recv_str(g_b, &s, 5) != 0 || strcmp(s, "parent second") != 0)
+        return 5;
     free(s);
     mp_conn_free(g_b);
     return 0;
@@ -153,7 +160,8 @@ static size_t random_size(uint32_t i)
 {
     static const size_t edges[] = {0,     1,     3,     4,     5,      12,          65535 - 12,
                                    65535, 65536, 65537, 65548, 131072, MAX_MSG - 1, MAX_MSG};
-    if (i < sizeof edges / sizeof edges[0]) return edges[i];
+    if (i < sizeof edges / sizeof edges[0])
+        return edges[i];
     uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ull;
     x ^= x >> 29;
     x *= 0xBF58476D1CE4E5B9ull;
@@ -168,11 +176,13 @@ static int random_sender(void *arg)
     (void)arg;
     mp_conn_free(g_a);
     unsigned char *buf = malloc(MAX_MSG);
-    if (buf == NULL) return 1;
+    if (buf == NULL)
+        return 1;
     for (uint32_t i = 0; i < N_RANDOM; i++) {
         size_t n = random_size(i);
         fill_pattern(buf, n, i);
-        if (mp_conn_send(g_b, n ? buf : NULL, n) != 0) return 2;
+        if (mp_conn_send(g_b, n ? buf : NULL, n) != 0)
+            return 2;
     }
     free(buf);
     mp_conn_free(g_b);
@@ -267,7 +277,8 @@ static int slow_writer(void *arg)
     size_t n = *(size_t *)arg;
     mp_conn_free(g_a);
     unsigned char *msg = malloc(n + 4);
-    if (msg == NULL) return 1;
+    if (msg == NULL)
+        return 1;
     msg[0] = (unsigned char)(n >> 24);
     msg[1] = (unsigned char)(n >> 16);
     msg[2] = (unsigned char)(n >> 8);
@@ -278,11 +289,13 @@ static int slow_writer(void *arg)
     size_t cut[4] = {0, 2, 4 + n / 2, n + 4};
     for (int s = 0; s < 3; s++) {
         char c;
-        if (read(g_go[0], &c, 1) != 1) return 2;
+        if (read(g_go[0], &c, 1) != 1)
+            return 2;
         raw_write(fd, msg + cut[s], cut[s + 1] - cut[s]);
     }
     /* A second message behind it, through the library. */
-    if (mp_conn_send(g_b, "next", 4) != 0) return 3;
+    if (mp_conn_send(g_b, "next", 4) != 0)
+        return 3;
     free(msg);
     mp_conn_free(g_b);
     return 0;
@@ -304,7 +317,8 @@ static void slow_message(bool duplex, size_t n, bool alloc)
         else
             assert_int_equal(mp_conn_recv(g_a, buf, n + 16, &len, 0.05), MP_ETIMEDOUT);
         assert_int_equal(write(g_go[1], "g", 1), 1);
-        if (s < 2) usleep(50000); /* let the step arrive */
+        if (s < 2)
+            usleep(50000); /* let the step arrive */
     }
     if (alloc) {
         assert_int_equal(mp_conn_recv_alloc(g_a, &m, &len, 10), 0);
@@ -456,7 +470,8 @@ static int wait_writer(void *arg)
     (void)arg;
     usleep(100000);
     for (int i = 1; i < 8; i += 3) /* 1, 4, 7 */
-        if (mp_conn_send_str(g_w[i], "ready") != 0) return 1;
+        if (mp_conn_send_str(g_w[i], "ready") != 0)
+            return 1;
     return 0;
 }
 
@@ -542,20 +557,24 @@ static int sigpipe_child(void *arg)
     bool duplex = *(bool *)arg;
     signal(SIGPIPE, SIG_DFL);
     mp_conn *a, *b;
-    if (mp_pipe(&a, &b, duplex) != 0) return 1;
+    if (mp_pipe(&a, &b, duplex) != 0)
+        return 1;
     mp_conn *reader = a, *writer = b;
     mp_conn_free(reader);
     static char big[1 << 20];
     /* Small and large, several times: each must be MP_EEOF, not death. */
     for (int i = 0; i < 3; i++) {
-        if (mp_conn_send(writer, "x", 1) != MP_EEOF) return 2;
-        if (mp_conn_send(writer, big, sizeof big) != MP_EEOF) return 3;
+        if (mp_conn_send(writer, "x", 1) != MP_EEOF)
+            return 2;
+        if (mp_conn_send(writer, big, sizeof big) != MP_EEOF)
+            return 3;
     }
     /* Nothing left behind: no pending SIGPIPE, the mask as it was. */
     sigset_t pend, mask;
     sigpending(&pend);
     sigprocmask(SIG_BLOCK, NULL, &mask);
-    if (sigismember(&pend, SIGPIPE) || sigismember(&mask, SIGPIPE)) return 4;
+    if (sigismember(&pend, SIGPIPE) || sigismember(&mask, SIGPIPE))
+        return 4;
     /* With SIGPIPE blocked by the program and one already pending, that one
      * is left for the program. */
     sigset_t set;
@@ -563,9 +582,11 @@ static int sigpipe_child(void *arg)
     sigaddset(&set, SIGPIPE);
     sigprocmask(SIG_BLOCK, &set, NULL);
     raise(SIGPIPE);
-    if (mp_conn_send(writer, "x", 1) != MP_EEOF) return 5;
+    if (mp_conn_send(writer, "x", 1) != MP_EEOF)
+        return 5;
     sigpending(&pend);
-    if (!sigismember(&pend, SIGPIPE)) return 6;
+    if (!sigismember(&pend, SIGPIPE))
+        return 6;
     mp_conn_free(writer);
     return 0;
 }
@@ -681,7 +702,8 @@ static void test_pipe_interop_with_cpython_connection(void **state)
         assert_int_equal(mp_conn_recv(a, reply, 1u << 20, &len, 30), 0);
         assert_int_equal(len, n);
         for (size_t j = 0; j < n; j++)
-            if (reply[j] != msg[n - 1 - j]) fail_msg("message %zu byte %zu differs", k, j);
+            if (reply[j] != msg[n - 1 - j])
+                fail_msg("message %zu byte %zu differs", k, j);
     }
     mp_conn_close(a);
     assert_int_equal(mpt_wait(pid), 0);

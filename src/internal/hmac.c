@@ -63,7 +63,8 @@ size_t mp__hmac(mp__hmac_alg alg, const void *key, size_t keylen, const void *ms
         pad[i] = k0[i] ^ 0x36;
     h_init(alg, &c);
     h_update(alg, &c, pad, BLOCK);
-    if (len > 0) h_update(alg, &c, msg, len);
+    if (len > 0)
+        h_update(alg, &c, msg, len);
     h_final(alg, &c, inner);
     /* H((K0 ^ opad) || inner) */
     for (int i = 0; i < BLOCK; i++)

@@ -78,7 +78,8 @@ void mp__md5_init(mp__md5_ctx *c)
 void mp__md5_update(mp__md5_ctx *c, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    if (n == 0) return;
+    if (n == 0)
+        return;
     size_t used = (size_t)(c->len % MP__MD5_BLOCK);
     c->len += n;
     if (used > 0) {
@@ -86,12 +87,14 @@ void mp__md5_update(mp__md5_ctx *c, const void *data, size_t n)
         memcpy(c->buf + used, p, take);
         p += take;
         n -= take;
-        if (used + take < MP__MD5_BLOCK) return;
+        if (used + take < MP__MD5_BLOCK)
+            return;
         md5_block(c->h, c->buf);
     }
     for (; n >= MP__MD5_BLOCK; p += MP__MD5_BLOCK, n -= MP__MD5_BLOCK)
         md5_block(c->h, p);
-    if (n > 0) memcpy(c->buf, p, n);
+    if (n > 0)
+        memcpy(c->buf, p, n);
 }
 
 void mp__md5_final(mp__md5_ctx *c, unsigned char out[MP__MD5_SIZE])

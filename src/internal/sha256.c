@@ -73,7 +73,8 @@ void mp__sha256_init(mp__sha256_ctx *c)
 void mp__sha256_update(mp__sha256_ctx *c, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    if (n == 0) return;
+    if (n == 0)
+        return;
     size_t used = (size_t)(c->len % MP__SHA256_BLOCK);
     c->len += n;
     if (used > 0) {
@@ -81,12 +82,14 @@ void mp__sha256_update(mp__sha256_ctx *c, const void *data, size_t n)
         memcpy(c->buf + used, p, take);
         p += take;
         n -= take;
-        if (used + take < MP__SHA256_BLOCK) return;
+        if (used + take < MP__SHA256_BLOCK)
+            return;
         sha256_block(c->h, c->buf);
     }
     for (; n >= MP__SHA256_BLOCK; p += MP__SHA256_BLOCK, n -= MP__SHA256_BLOCK)
         sha256_block(c->h, p);
-    if (n > 0) memcpy(c->buf, p, n);
+    if (n > 0)
+        memcpy(c->buf, p, n);
 }
 
 void mp__sha256_final(mp__sha256_ctx *c, unsigned char out[MP__SHA256_SIZE])
