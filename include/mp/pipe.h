@@ -109,7 +109,9 @@ MP_EXTERN void mp_conn_free(mp_conn *c);
  * entry), MP_ENOMEM, -errno; ready is then left untouched. */
 MP_EXTERN int mp_wait(mp_conn *const *conns, size_t n, double timeout, bool *ready);
 
-/* mp_listener_new listens on address (Python's Listener):
+/* mp_listener_new listens on address (Python's Listener). Like a
+ * connection, a listener is the creating process's (a forked child gets a
+ * copy it may use or close):
  *   "unix:/path/to/socket"   a UNIX stream socket; the file must not exist;
  *   "unix:@name"             a socket in Linux's abstract namespace;
  *   "tcp:HOST:PORT"          TCP on HOST (a name, an IPv4 address, or an
