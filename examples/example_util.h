@@ -11,10 +11,13 @@
 
 #include <mp.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +101,45 @@ static inline double example_now(void)
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return now.tv_sec + now.tv_nsec / 1e9;
+}
+
+/* example_listdir is os.listdir(dir) for the copiers: the names of the
+ * regular files in dir (sub-folders are skipped: "文件夹嵌套不考虑"), in
+ * the order the system lists them, as an array of malloc'd strings in
+ * *names. Returns how many, or -errno when dir cannot be read. Release
+ * them with example_free_names. */
+static inline int example_listdir(const char *dir, char ***names)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -errno;
+    char **list = NULL;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue; /* ".", "..", sub-folders */
+        char **grown = realloc(list, (n + 1) * sizeof *list);
+        if (grown == NULL || (grown[n] = strdup(e->d_name)) == NULL) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        list = grown;
+        n++;
+    }
+    closedir(d);
+    *names = list;
+    return n;
+}
+
+static inline void example_free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
 }
 
 /* example_line_buffered runs before main: it makes stdout line-buffered

@@ -126,3 +126,25 @@ expect_before() {
 distinct() {
     grep -o -E -e "$1" <<<"$OUT" | sort -u | wc -l
 }
+
+# make_tree DIR: fill DIR with files for the copiers: empty, around the
+# 1024- and 4096-byte chunk sizes, a larger one, names with spaces and
+# Chinese, and a sub-folder (which the copiers skip).
+make_tree() {
+    local dir=$1 size
+    mkdir -p "$dir/nested"
+    : >"$dir/empty.txt"
+    for size in 1 1023 1024 1025 4096 4097 100000; do
+        head -c "$size" /dev/urandom >"$dir/f_$size.bin"
+    done
+    printf '第一课 进程介绍\n' >"$dir/第一课 视频.txt"
+    echo "not copied" >"$dir/nested/inner.txt"
+}
+
+# expect_copy SRC DEST: DEST has byte-identical copies of SRC's files and
+# no sub-folder.
+expect_copy() {
+    diff -r --exclude=nested "$1" "$2" >/dev/null ||
+        fail "copy differs: $(diff -r --exclude=nested "$1" "$2" 2>&1 | head -5)"
+    [ ! -e "$2/nested" ] || fail "the sub-folder was copied"
+}
