@@ -1,6 +1,6 @@
 /* queue.c - Python's Queue, SimpleQueue and JoinableQueue: a byte ring of
- * variable-length records in the shared heap, guarded by a robust
- * process-shared mutex, with libmp's own futex condition variables.
+ * variable-length records in the shared heap, guarded by libmp's futex
+ * lock (internal/lock.h), with the queue's own futex condition variables.
  *
  * Records. Each record is an 8-byte header (length << 2 | kind) followed by
  * its payload padded to 8 bytes. A message too large for the ring (more
@@ -26,13 +26,13 @@
 #include "mp/queue.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal/clock.h"
 #include "internal/futex.h"
+#include "internal/lock.h"
 #include "internal/panic.h"
 #include "mp/error.h"
 #include "mp/shared.h"
@@ -98,7 +98,7 @@ struct mp_queue {
     uint64_t inline_max;    /* largest message stored inside the ring */
     /* What every call changes, packed on as few cache lines as possible
      * since it all moves with the mutex. */
-    _Alignas(64) pthread_mutex_t lock; /* robust, process-shared; guards what follows */
+    _Alignas(64) mp__lock lock; /* owner tid; guards what follows */
     _Atomic uint32_t cur;   /* index of the current state; flipping it commits */
     _Atomic uint32_t closed; /* set once by mp_queue_close, under the mutex */
     struct qcond not_empty; /* getters wait here */
@@ -207,25 +207,24 @@ static inline void wake(_Atomic uint32_t *seq, unsigned n)
         mp__futex_wake(seq, n > INT32_MAX ? INT32_MAX : (int)n);
 }
 
-/* Take the mutex. When the last holder died inside a call, the state is
+/* Take the lock. When the last holder died inside a call, the state is
  * whole (see the top of this file); wake every sleeper in case the dead
- * process took a wake-up meant for one of them, then mark it consistent. */
+ * process took a wake-up meant for one of them. MP_EOWNERDEAD thus stops
+ * here: the lock is ours either way. */
 static void q_lock(mp_queue *q)
 {
-    int rc = pthread_mutex_lock(&q->lock);
-    if (rc == 0)
+    if (mp__lock_tryacquire(&q->lock))
         return;
-    if (rc != EOWNERDEAD)
-        mp__panic("queue lock failed: %d", rc);
+    if (mp__lock_hold(&q->lock) != MP_EOWNERDEAD)
+        return;
     wake_all(&q->not_empty, &q->not_empty_seq);
     wake_all(&q->not_full, &q->not_full_seq);
     wake_all(&q->all_done, &q->all_done_seq);
-    pthread_mutex_consistent(&q->lock);
 }
 
 static void q_unlock(mp_queue *q)
 {
-    pthread_mutex_unlock(&q->lock);
+    (void)mp__lock_release(&q->lock);
 }
 
 /* ---- waiting ---------------------------------------------------------- */
@@ -309,20 +308,7 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts)
     mp_queue *q = (mp_queue *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     memset(q, 0, sizeof *q);
     q->block = block;
-    pthread_mutexattr_t attr;
-    int rc = pthread_mutexattr_init(&attr);
-    if (rc == 0)
-        rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutex_init(&q->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-    if (rc != 0) {
-        mp_shared_free(block);
-        errno = rc;
-        return NULL;
-    }
+    mp__lock_init(&q->lock);
     q->maxsize = o.maxsize;
     q->cap = p2;
     /* A message bigger than a quarter of the ring would leave little room
@@ -366,7 +352,6 @@ MP_EXTERN void mp_queue_free(mp_queue *q)
         mp_shared_free(b);
         b = next;
     }
-    pthread_mutex_destroy(&q->lock);
     q->magic = 0;
     mp_shared_free(q->block);
 }
