@@ -15,39 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/clock.h"
-#include "internal/futex.h"
 #include "internal/lock.h"
+#include "internal/qcond.h"
 #include "internal/qring.h"
 #include "mp/error.h"
 #include "mp/shared.h"
 
 #define QUEUE_MAGIC      0x3230657565757170ULL /* "pqueue02" */
 #define DEFAULT_CAPACITY (1024u * 1024u)
-
-/* A blocked call re-checks this often even without a wake-up: a process
- * killed between its commit and its wake-up may have swallowed the wake-up
- * meant for us. */
-#define WAIT_SLICE 0.1
-
-/* Rounds of spinning on the condition's sequence before sleeping (about a
- * microsecond): the other side often acts that soon, and then nobody pays
- * for a sleep and a wake-up. */
-#ifndef SPIN_ROUNDS
-#define SPIN_ROUNDS 100
-#endif
-
-/* A condition variable. The futex word (seq) sits apart from the counts,
- * which the lock guards, so that spinners reading it do not pull the
- * lock's cache line away from the process working under it. A signal
- * bumps seq only when someone watches it, and wakes a sleeper only when
- * one sleeps without a wake-up already on its way (pending): a put that
- * follows another before the woken getter has run makes no system call. */
-struct qcond {
-    uint32_t waiters;  /* sleepers registered (woken ones until they relock) */
-    uint32_t pending;  /* wake-ups sent to sleepers that have not relocked yet */
-    uint32_t spinners; /* callers spinning on seq before they sleep */
-};
 
 struct mp_queue {
     uint64_t magic;   /* QUEUE_MAGIC while alive */
@@ -56,9 +31,9 @@ struct mp_queue {
     /* Written by every call, under the lock. */
     _Alignas(64) mp__lock lock; /* owner tid; guards what follows and the ring */
     _Atomic uint32_t closed;    /* set once by mp_queue_close, under the lock */
-    struct qcond not_empty;     /* getters wait here */
-    struct qcond not_full;      /* putters wait here (maxsize reached) */
-    struct qcond all_done;      /* join waits here (unfinished == 0) */
+    mp__qcond not_empty;        /* getters wait here */
+    mp__qcond not_full;         /* putters wait here (maxsize reached) */
+    mp__qcond all_done;         /* join waits here (unfinished == 0) */
     /* The futex words of the three conditions, on their own line. */
     _Alignas(64) _Atomic uint32_t not_empty_seq; /* bumped to wake getters */
     _Atomic uint32_t not_full_seq;               /* bumped to wake putters */
@@ -76,34 +51,6 @@ static inline const mp__qstate *state(const mp_queue *q)
     return mp__qring_state(&q->ring);
 }
 
-/* Signal c once, with the lock held: returns how many sleepers to wake
- * (0 or 1) once the lock is released. */
-static inline int signal_locked(struct qcond *c, _Atomic uint32_t *seq)
-{
-    if (c->waiters > c->pending) {
-        c->pending++;
-        atomic_fetch_add_explicit(seq, 1, memory_order_release);
-        return 1;
-    }
-    if (c->spinners != 0)
-        atomic_fetch_add_explicit(seq, 1, memory_order_release);
-    return 0;
-}
-
-/* Wake every sleeper on c (the lock is held). */
-static void wake_all(struct qcond *c, _Atomic uint32_t *seq)
-{
-    c->pending = c->waiters;
-    atomic_fetch_add_explicit(seq, 1, memory_order_release);
-    mp__futex_wake(seq, INT32_MAX);
-}
-
-static inline void wake(_Atomic uint32_t *seq, unsigned n)
-{
-    if (n > 0)
-        mp__futex_wake(seq, n > INT32_MAX ? INT32_MAX : (int)n);
-}
-
 /* Take the lock. When the last holder died inside a call, the state is
  * whole (see the top of this file); wake every sleeper in case the dead
  * process took a wake-up meant for one of them. MP_EOWNERDEAD thus stops
@@ -114,9 +61,9 @@ static void q_lock(mp_queue *q)
         return;
     if (mp__lock_hold(&q->lock) != MP_EOWNERDEAD)
         return;
-    wake_all(&q->not_empty, &q->not_empty_seq);
-    wake_all(&q->not_full, &q->not_full_seq);
-    wake_all(&q->all_done, &q->all_done_seq);
+    mp__qcond_broadcast(&q->not_empty, &q->not_empty_seq);
+    mp__qcond_broadcast(&q->not_full, &q->not_full_seq);
+    mp__qcond_broadcast(&q->all_done, &q->all_done_seq);
 }
 
 static inline void q_unlock(mp_queue *q)
@@ -124,63 +71,21 @@ static inline void q_unlock(mp_queue *q)
     (void)mp__lock_release(&q->lock);
 }
 
-/* ---- waiting ---------------------------------------------------------- */
-
-/* One blocking call's wait: the timeout, turned into a deadline at the
- * first wait so that an uncontended call never reads the clock. */
-struct waiter {
-    double timeout; /* as given; NaN has been refused */
-    bool started;   /* deadline set */
-    bool spun;      /* the spin before the first sleep is done */
-    mp__deadline d; /* valid once started */
-};
-
-static inline struct waiter waiter_init(double timeout)
+static void locker_lock(void *q)
 {
-    return (struct waiter){.timeout = timeout};
+    q_lock(q);
 }
 
-/* Wait on c with the lock held on entry and on return. Returns 0 when the
- * caller should re-check its condition, MP_ETIMEDOUT when the time is up
- * (the caller checked its condition after the last wait, so it may fail). */
-static int q_wait(mp_queue *q, struct qcond *c, _Atomic uint32_t *seqp, struct waiter *w)
+static void locker_unlock(void *q)
 {
-    if (!w->started) {
-        if (!(w->timeout > 0))
-            return MP_ETIMEDOUT;
-        mp__deadline_init(&w->d, w->timeout);
-        w->started = true;
-    }
-    uint32_t seq = atomic_load_explicit(seqp, memory_order_acquire);
-    if (SPIN_ROUNDS > 0 && !w->spun) {
-        /* A short spin: the other side often acts within a microsecond,
-         * and then nobody pays for a system call. */
-        w->spun = true;
-        c->spinners++;
-        q_unlock(q);
-        for (int i = 0; i < SPIN_ROUNDS; i++) {
-            if (atomic_load_explicit(seqp, memory_order_acquire) != seq)
-                break;
-            mp__cpu_relax();
-        }
-        q_lock(q);
-        c->spinners--;
-        return 0;
-    }
-    if (mp__deadline_expired(&w->d))
-        return MP_ETIMEDOUT;
-    c->waiters++;
     q_unlock(q);
-    mp__deadline slice = mp__deadline_min(&w->d, WAIT_SLICE);
-    (void)mp__futex_wait(seqp, seq, &slice);
-    q_lock(q);
-    /* A process killed while registered leaves waiters (and maybe
-     * pending) one too high for good: later signals may then make a
-     * system call for nobody, but never miss a sleeper. */
-    c->waiters--;
-    if (c->pending > 0)
-        c->pending--;
-    return 0;
+}
+
+/* Wait on c (see mp__qcond_wait), dropping and retaking q's lock. */
+static int q_wait(mp_queue *q, mp__qcond *c, _Atomic uint32_t *seq, mp__qwait *w)
+{
+    const mp__qlocker l = {locker_lock, locker_unlock, q};
+    return mp__qcond_wait(c, seq, w, &l);
 }
 
 /* ---- construction ----------------------------------------------------- */
@@ -237,7 +142,7 @@ static inline bool is_full(const mp_queue *q)
 static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, size_t n,
                     size_t *done, double timeout)
 {
-    struct waiter w = waiter_init(timeout);
+    mp__qwait w = mp__qwait_init(timeout);
     uint64_t inline_max = q->ring.inline_max;
     mp__qblk *blk = NULL;
     size_t i = 0;
@@ -261,7 +166,7 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
                 rc = mp__qring_push(&q->ring, msg, len, &blk);
                 if (rc == 0) {
                     i++;
-                    nwake += signal_locked(&q->not_empty, &q->not_empty_seq);
+                    nwake += mp__qcond_signal(&q->not_empty, &q->not_empty_seq);
                 }
                 /* Stay under the lock for the following small messages. */
                 if (rc != 0 || i == n || lens[i] > inline_max)
@@ -271,7 +176,7 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
                 continue;
             }
             /* About to sleep: let the getters in first. */
-            wake(&q->not_empty_seq, nwake);
+            mp__qcond_wake(&q->not_empty_seq, nwake);
             nwake = 0;
             if (q_wait(q, &q->not_full, &q->not_full_seq, &w) != 0) {
                 rc = MP_EFULL;
@@ -280,7 +185,7 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
         }
         q_unlock(q);
     }
-    wake(&q->not_empty_seq, nwake);
+    mp__qcond_wake(&q->not_empty_seq, nwake);
     if (blk != NULL)
         mp_shared_free(blk);
     if (done != NULL)
@@ -298,11 +203,12 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *msg, size_t len, double time
         if (!atomic_load_explicit(&q->closed, memory_order_relaxed) && !is_full(q)) {
             mp__qblk *none = NULL;
             if (mp__qring_push(&q->ring, msg, len, &none) == 0) {
-                int nwake = signal_locked(&q->not_empty, &q->not_empty_seq);
+                int nwake = mp__qcond_signal(&q->not_empty, &q->not_empty_seq);
                 q_unlock(q);
-                wake(&q->not_empty_seq, (unsigned)nwake);
+                mp__qcond_wake(&q->not_empty_seq, (unsigned)nwake);
                 return 0;
             }
+            mp_shared_free(none); /* a block push made before failing */
         }
         q_unlock(q);
     }
@@ -364,7 +270,7 @@ static int get_dst(enum get_mode mode, const mp__qmsg *m, void *buf, size_t cap,
 static int get_many(mp_queue *q, enum get_mode mode, void *buf, size_t cap, size_t *lens,
                     size_t max, size_t *got, void **out, double timeout)
 {
-    struct waiter w = waiter_init(timeout);
+    mp__qwait w = mp__qwait_init(timeout);
     mp__qblk *blk = NULL; /* out-of-line message to copy after unlocking */
     unsigned char *blk_dst = NULL;
     size_t n = 0, used = 0;
@@ -400,7 +306,7 @@ static int get_many(mp_queue *q, enum get_mode mode, void *buf, size_t cap, size
         mp__qring_take(&q->ring, &m);
         lens[n++] = m.len;
         used += m.len;
-        nwake += signal_locked(&q->not_full, &q->not_full_seq);
+        nwake += mp__qcond_signal(&q->not_full, &q->not_full_seq);
         if (m.blk != NULL) {
             /* Copy a big one without holding the lock; the batch ends. */
             blk = m.blk;
@@ -415,7 +321,7 @@ out_unlock:
             memcpy(blk_dst, mp__qblk_data(blk), lens[n - 1]);
         mp_shared_free(blk);
     }
-    wake(&q->not_full_seq, nwake);
+    mp__qcond_wake(&q->not_full_seq, nwake);
     if (got != NULL)
         *got = n;
     return n > 0 ? 0 : rc;
@@ -433,9 +339,9 @@ MP_EXTERN int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *len, doub
         if (m.blk == NULL && m.len <= cap) {
             mp__qring_copy(buf, m.data, m.len);
             mp__qring_take(&q->ring, &m);
-            int nwake = signal_locked(&q->not_full, &q->not_full_seq);
+            int nwake = mp__qcond_signal(&q->not_full, &q->not_full_seq);
             q_unlock(q);
-            wake(&q->not_full_seq, (unsigned)nwake);
+            mp__qcond_wake(&q->not_full_seq, (unsigned)nwake);
             *len = m.len;
             return 0;
         }
@@ -497,8 +403,8 @@ MP_EXTERN int mp_queue_close(mp_queue *q)
     q_lock(q);
     atomic_store_explicit(&q->closed, 1, memory_order_release);
     /* Every waiter re-checks and sees the flag. */
-    wake_all(&q->not_empty, &q->not_empty_seq);
-    wake_all(&q->not_full, &q->not_full_seq);
+    mp__qcond_broadcast(&q->not_empty, &q->not_empty_seq);
+    mp__qcond_broadcast(&q->not_full, &q->not_full_seq);
     q_unlock(q);
     return 0;
 }
@@ -517,7 +423,7 @@ MP_EXTERN int mp_queue_task_done(mp_queue *q)
     q_lock(q);
     int rc = mp__qring_task_done(&q->ring);
     if (rc == 0 && state(q)->unfinished == 0 && q->all_done.waiters + q->all_done.spinners > 0)
-        wake_all(&q->all_done, &q->all_done_seq);
+        mp__qcond_broadcast(&q->all_done, &q->all_done_seq);
     q_unlock(q);
     return rc;
 }
@@ -526,7 +432,7 @@ MP_EXTERN int mp_queue_join(mp_queue *q, double timeout)
 {
     if (q == NULL || isnan(timeout))
         return MP_EINVAL;
-    struct waiter w = waiter_init(timeout);
+    mp__qwait w = mp__qwait_init(timeout);
     int rc = 0;
     q_lock(q);
     while (state(q)->unfinished != 0) {

@@ -9,11 +9,10 @@
  * out on get.
  *
  * Storage. Messages live in a ring of mp_queue_opts.capacity bytes. A
- * message larger than a quarter of the ring (or than 256 KiB) is stored
- * out of line, in its own shared-heap block; messages that find the ring
- * full go into overflow chunks (shared-heap blocks of a quarter of the
- * ring, 4 KiB to 256 KiB, each holding many messages) until the ring is
- * drained. So the ring size never makes a put fail or wait: only maxsize
+ * message larger than a quarter of the ring is stored out of line, in
+ * its own shared-heap block; messages that find the ring full go into
+ * overflow chunks (shared-heap blocks of a quarter of the ring, 4 KiB to
+ * 64 KiB, each holding many small messages) until the ring is drained. So the ring size never makes a put fail or wait: only maxsize
  * (a count of items) makes a queue full. The ring size is a speed setting.
  *
  * Crash safety. A process killed at any point inside a queue call never
@@ -54,8 +53,8 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts);
  * seconds for room (MP_FOREVER: no limit; 0: never waits). Returns 0,
  * MP_EFULL when still full at the timeout, MP_ECLOSED once the queue is
  * closed (also when closed while waiting), MP_EMSGSIZE when the shared heap
- * cannot hold the message out of line, MP_ENOMEM when it cannot hold a
- * new overflow chunk for a message that found the ring full, MP_EINVAL for a NULL queue, NULL
+ * cannot hold the message out of line, MP_ENOMEM when it cannot hold the
+ * overflow chunk or block for a message that found the ring full, MP_EINVAL for a NULL queue, NULL
  * msg with len > 0, or a NaN timeout. On failure nothing is queued.
  * Uncontended, it makes no system call. */
 MP_EXTERN int mp_queue_put(mp_queue *q, const void *msg, size_t len, double timeout);

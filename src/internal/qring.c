@@ -14,11 +14,13 @@
 
 /* Overflow chunks (header included, so that the heap wastes nothing on
  * a power of two) take a quarter of the ring, within these bounds: small
- * enough that a queue just past full does not hold much spare memory,
- * large enough that an allocation is rare. Messages above the chunk size
- * go out of line even when the ring is larger. */
+ * enough that a queue just past full does not hold much spare memory and
+ * that the heap recycles them without giving pages back (its small
+ * classes end at 128 KiB), large enough that an allocation is rare. A
+ * record above a quarter of a chunk goes out of line instead: chunks pay
+ * off for small messages only. */
 #define CHUNK_MIN 4096u
-#define CHUNK_MAX (256u * 1024u)
+#define CHUNK_MAX (64u * 1024u)
 
 static inline uint64_t pad8(uint64_t n)
 {
@@ -63,10 +65,8 @@ void mp__qring_init(mp__qring *r, uint64_t cap)
     uint64_t quarter = r->cap / 4;
     r->chunk = quarter < CHUNK_MIN ? CHUNK_MIN : quarter > CHUNK_MAX ? CHUNK_MAX : quarter;
     /* A message bigger than a quarter of the ring would leave little room
-     * for others; it goes out of line. So does one that could not fit a
-     * chunk. */
-    uint64_t room = r->chunk - sizeof(mp__qchunk);
-    r->inline_max = (quarter < room ? quarter : room) - REC_HDR;
+     * for others; it goes out of line. */
+    r->inline_max = quarter - REC_HDR;
 }
 
 mp__qblk *mp__qblk_new(const void *msg, size_t len)
@@ -174,19 +174,28 @@ static unsigned char *chunk_room(mp__qring *r, mp__qstate *s, uint64_t rec)
 int mp__qring_push(mp__qring *r, const void *msg, size_t len, mp__qblk **blk)
 {
     mp__qstate s = *mp__qring_state(r);
-    bool ool = *blk != NULL;
-    uint64_t rec = ool ? REC_HDR + sizeof(void *) : REC_HDR + pad8(len);
+    uint64_t rec = *blk != NULL ? REC_HDR + sizeof(void *) : REC_HDR + pad8(len);
     unsigned char *at = ring_room(r, &s, rec);
-    if (at == NULL && (at = chunk_room(r, &s, rec)) == NULL)
-        return MP_ENOMEM;
-    uint64_t h = (uint64_t)len << 2 | (ool ? REC_OOL : REC_DATA);
-    if (ool) {
+    if (at == NULL) {
+        if (*blk == NULL && rec > (r->chunk - sizeof(mp__qchunk)) / 4) {
+            /* Too big to pack into a chunk: its own block. */
+            if ((*blk = mp__qblk_new(msg, len)) == NULL)
+                return MP_ENOMEM;
+            rec = REC_HDR + sizeof(void *);
+        }
+        if ((at = chunk_room(r, &s, rec)) == NULL)
+            return MP_ENOMEM; /* a block made here is freed by the caller */
+    }
+    if (*blk != NULL) {
+        uint64_t h = (uint64_t)len << 2 | REC_OOL;
         memcpy(at + REC_HDR, blk, sizeof(void *));
+        memcpy(at, &h, sizeof h);
         *blk = NULL;
     } else {
+        uint64_t h = (uint64_t)len << 2 | REC_DATA;
         mp__qring_copy(at + REC_HDR, msg, len);
+        memcpy(at, &h, sizeof h);
     }
-    memcpy(at, &h, sizeof h);
     s.count++;
     s.unfinished++;
     mp__qring_commit(r, &s);

@@ -12,7 +12,8 @@
  * order. FIFO order holds because a record enters the ring only while no
  * chunk is in use, and readers drain the ring before the chunks. A chunk
  * holds many records, so a producer that outruns its consumers pays one
- * allocation per chunk, not one per message.
+ * allocation per chunk, not one per message; a message above a quarter
+ * of a chunk gets its own block and a reference record in the chunk.
  *
  * Crash safety. Everything that changes together (ring head and tail, the
  * counts, the chunk list ends and offsets) sits in a state record kept
@@ -125,8 +126,10 @@ static inline void *mp__qblk_data(mp__qblk *b)
 
 /* mp__qring_push appends a message and commits. *blk is the message's
  * out-of-line copy when the caller made one; it is consumed on success.
- * Returns 0, or MP_ENOMEM (nothing changed) when a new chunk is needed
- * and the shared heap cannot hold it. */
+ * A message that finds the ring full and is too big to pack into a chunk
+ * gets its block here. Returns 0, or MP_ENOMEM when the shared heap
+ * cannot hold a new chunk or block: nothing is queued, and *blk may then
+ * hold a block made here, which the caller frees. */
 int mp__qring_push(mp__qring *r, const void *msg, size_t len, mp__qblk **blk);
 
 /* mp__qring_peek finds the oldest message (count > 0) without removing it. */
