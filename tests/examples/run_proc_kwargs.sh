@@ -8,5 +8,6 @@ run run_proc_kwargs
 expect_only '^子进程运行中，name= test,age=18 ,pid=[0-9]+\.\.\.$' "^\{'m': 20\}$"
 n=$(count '^子进程运行中')
 [ "$n" -ge 2 ] && [ "$n" -le 8 ] || fail "expected about 5 rounds, got $n"
-expect_count "^\{'m': 20\}$" "$n"
+# terminate may land between a round's two lines
+expect_count_between "^\{'m': 20\}$" $((n - 1)) "$n"
 [ "$(distinct 'pid=[0-9]+')" -eq 1 ] || fail "expected one child pid"
