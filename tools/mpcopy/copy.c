@@ -13,9 +13,10 @@
 
 #include "mpcopy.h"
 
-/* How data is moved; a worker falls back for good once a way fails with
- * "not supported here" (copy_file_range across file systems on older
- * kernels, sendfile from special files). */
+/* How data is moved. A worker falls back for good once a way is missing
+ * or cannot join these file systems (ENOSYS, EXDEV, EOPNOTSUPP); other
+ * refusals (EINVAL, EPERM, ...) may belong to one file and make only that
+ * file fall back. */
 enum { WAY_CFR, WAY_SENDFILE, WAY_RW };
 static int way = WAY_CFR;
 
@@ -60,6 +61,12 @@ static bool unsupported(int err)
 {
     return err == EXDEV || err == ENOSYS || err == EOPNOTSUPP || err == EINVAL || err == EBADF ||
            err == ETXTBSY || err == EPERM;
+}
+
+/* ... and those of them that hold for every file of the run. */
+static bool unsupported_for_good(int err)
+{
+    return err == EXDEV || err == ENOSYS || err == EOPNOTSUPP;
 }
 
 static void add_bytes(uint64_t n)
@@ -108,7 +115,8 @@ static int copy_data(int in, int out, off_t *off, uint64_t len, bool to_eof)
 {
     const uint64_t step = (uint64_t)8 << 20; /* progress every 8 MiB */
     bool moved = false;
-    while (way == WAY_CFR && (to_eof || len > 0)) {
+    int w = way;
+    while (w == WAY_CFR && (to_eof || len > 0)) {
         size_t want = (!to_eof && len < step) ? (size_t)len : (size_t)step;
         loff_t oi = off ? *off : 0, oo = oi;
         ssize_t r = copy_file_range(in, off ? &oi : NULL, out, off ? &oo : NULL, want, 0);
@@ -116,7 +124,9 @@ static int copy_data(int in, int out, off_t *off, uint64_t len, bool to_eof)
             continue;
         if (r < 0) {
             if (!moved && unsupported(errno)) {
-                way = WAY_SENDFILE;
+                w = WAY_SENDFILE;
+                if (unsupported_for_good(errno))
+                    way = w;
                 break;
             }
             return -errno;
@@ -135,9 +145,9 @@ static int copy_data(int in, int out, off_t *off, uint64_t len, bool to_eof)
         len -= (uint64_t)r < len ? (uint64_t)r : len;
         add_bytes((uint64_t)r);
     }
-    if (way == WAY_CFR)
+    if (w == WAY_CFR)
         return 0;
-    while (way == WAY_SENDFILE && (to_eof || len > 0)) {
+    while (w == WAY_SENDFILE && (to_eof || len > 0)) {
         size_t want = (!to_eof && len < step) ? (size_t)len : (size_t)step;
         if (off && lseek(out, *off, SEEK_SET) < 0)
             return -errno;
@@ -146,7 +156,9 @@ static int copy_data(int in, int out, off_t *off, uint64_t len, bool to_eof)
             continue;
         if (r < 0) {
             if (!moved && unsupported(errno)) {
-                way = WAY_RW;
+                w = WAY_RW;
+                if (unsupported_for_good(errno))
+                    way = w;
                 break;
             }
             return -errno;
@@ -157,7 +169,7 @@ static int copy_data(int in, int out, off_t *off, uint64_t len, bool to_eof)
         len -= (uint64_t)r < len ? (uint64_t)r : len;
         add_bytes((uint64_t)r);
     }
-    if (way == WAY_SENDFILE)
+    if (w == WAY_SENDFILE)
         return 0;
     return copy_rw(in, out, off, len, to_eof);
 }
@@ -323,11 +335,17 @@ static void copy_one(struct cur *c, const struct mpc_rec *r, const char *name, s
         return;
     }
     char tmp[64];
-    int out;
+    int out = -1;
     mode_t mode = (mode_t)r->mode;
-    if (mpc.use_tmpfile) {
+    bool unnamed = mpc.use_tmpfile;
+    if (unnamed) {
         out = openat(c->dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode & 0777);
-    } else {
+        /* A directory on another file system (a mount point inside DST)
+         * may not have O_TMPFILE: a temporary name does the same. */
+        if (out < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+            unnamed = false;
+    }
+    if (!unnamed) {
         mpc_tmp_name(tmp, sizeof tmp);
         out = openat(c->dfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode & 0777);
     }
@@ -345,9 +363,9 @@ static void copy_one(struct cur *c, const struct mpc_rec *r, const char *name, s
     if (rc == 0)
         rc = finish_attrs(out, mode, times);
     if (rc == 0)
-        rc = mpc.use_tmpfile ? publish_tmpfile(c->dfd, out, name)
-                             : publish_named(c->dfd, tmp, name, c->fresh);
-    if (rc < 0 && !mpc.use_tmpfile)
+        rc = unnamed ? publish_tmpfile(c->dfd, out, name)
+                     : publish_named(c->dfd, tmp, name, c->fresh);
+    if (rc < 0 && !unnamed)
         unlinkat(c->dfd, tmp, 0);
     close(out);
     close(in);

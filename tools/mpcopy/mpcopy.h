@@ -83,6 +83,7 @@ struct mpc_big {
     _Atomic uint32_t failed; /* a range failed: drop the file */
     uint32_t mode;           /* source st_mode */
     uint32_t fresh;          /* the destination name was free when the walk looked */
+    uint64_t size;           /* bytes, when the walk saw it */
     struct timespec times[2]; /* atime, mtime for -p */
     char rel[];              /* "dir/name" relative to SRC and DST, then NUL, then the temporary name */
 };

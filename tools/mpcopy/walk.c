@@ -47,6 +47,8 @@ struct walker {
     size_t maxfly;        /* more than this in flight: wait for the oldest */
     struct mpc_big **bigs; /* large-file records to free at the end */
     size_t nbig, capbig;
+    size_t big_sent;      /* bigs[big_sent..nbig) wait to be submitted */
+    uint64_t big_bytes;   /* ... and hold this many bytes */
     struct fixup *fix;
     size_t nfix, capfix;
     dev_t dst_dev;        /* DST's top directory, never walked into */
@@ -177,8 +179,50 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-/* A large file: the walk makes its temporary file at full size, and its
- * ranges go to the pool as one map, so several workers copy it at once. */
+/* Submit the ranges of the large files waiting, interleaved (first range
+ * of each file, then the second of each, ...) so that workers running at
+ * the same time mostly write different files: writes into one file take
+ * its inode lock one at a time on most file systems. A lone large file is
+ * still spread over every worker. */
+static void submit_bigs(struct walker *w)
+{
+    size_t nfiles = w->nbig - w->big_sent, n = 0;
+    if (nfiles == 0)
+        return;
+    for (size_t f = w->big_sent; f < w->nbig; f++)
+        n += (size_t)((w->bigs[f]->size + MPC_RANGE - 1) / MPC_RANGE);
+    struct mpc_range *rg = malloc(n * sizeof *rg);
+    if (rg == NULL) {
+        /* Fail them whole: no range will ever finish them. */
+        for (size_t f = w->big_sent; f < w->nbig; f++) {
+            const char *rel = w->bigs[f]->rel;
+            unlinkat(mpc.dst_fd, rel + strlen(rel) + 1, 0);
+            mpc_fail(mpc.src, rel, NULL, ENOMEM);
+        }
+        w->big_sent = w->nbig;
+        w->big_bytes = 0;
+        return;
+    }
+    size_t k = 0;
+    for (uint64_t off = 0; k < n; off += MPC_RANGE) {
+        for (size_t f = w->big_sent; f < w->nbig; f++) {
+            struct mpc_big *b = w->bigs[f];
+            if (off >= b->size)
+                continue;
+            rg[k].big = b;
+            rg[k].offset = off;
+            rg[k].len = b->size - off < MPC_RANGE ? b->size - off : MPC_RANGE;
+            k++;
+        }
+    }
+    w->big_sent = w->nbig;
+    w->big_bytes = 0;
+    track(w, mp_pool_map_async(w->pool, mpc_copy_range, rg, n, sizeof *rg, 0, 1, NULL));
+    free(rg);
+}
+
+/* A large file: the walk makes its temporary file at full size; its
+ * ranges go to the pool with those of other large files (submit_bigs). */
 static void add_big(struct walker *w, int dfd, const char *name, const struct stat *st)
 {
     struct stat dst;
@@ -211,30 +255,22 @@ static void add_big(struct walker *w, int dfd, const char *name, const struct st
         goto out_free;
     }
     close(fd);
-    size_t n = (size_t)(((uint64_t)st->st_size + MPC_RANGE - 1) / MPC_RANGE);
-    struct mpc_range *rg = malloc(n * sizeof *rg);
-    if (rg == NULL) {
-        unlinkat(dfd, tmp, 0);
-        goto out_nomem;
-    }
+    uint64_t n = ((uint64_t)st->st_size + MPC_RANGE - 1) / MPC_RANGE;
     atomic_init(&b->left, (uint32_t)n);
     atomic_init(&b->failed, 0);
     b->mode = st->st_mode;
     b->fresh = fresh;
+    b->size = (uint64_t)st->st_size;
     b->times[0] = st->st_atim;
     b->times[1] = st->st_mtim;
     memcpy(b->rel, rel, rl);
     memcpy(b->rel + rl, trel, tl);
-    for (size_t i = 0; i < n; i++) {
-        rg[i].big = b;
-        rg[i].offset = i * MPC_RANGE;
-        rg[i].len = (uint64_t)st->st_size - rg[i].offset;
-        if (rg[i].len > MPC_RANGE)
-            rg[i].len = MPC_RANGE;
-    }
     w->bigs[w->nbig++] = b;
-    track(w, mp_pool_map_async(w->pool, mpc_copy_range, rg, n, sizeof *rg, 0, 1, NULL));
-    free(rg);
+    w->big_bytes += b->size;
+    /* Enough files for every worker to have its own, or enough bytes to
+     * keep them busy: send them; else wait for more (or the walk's end). */
+    if (w->nbig - w->big_sent >= (size_t)mpc.jobs || w->big_bytes >= ((uint64_t)1 << 30))
+        submit_bigs(w);
     free(rel);
     free(trel);
     return;
@@ -442,6 +478,7 @@ int mpc_walk(mp_pool *pool, bool dst_created, const struct stat *src_st)
         walk_dir(&w, &t, &stack, &nstack, &capstack);
         free(t.rel);
     }
+    submit_bigs(&w);
     flush(&w);
     free(stack);
     atomic_store(&mpc_total.walk_done, true);
