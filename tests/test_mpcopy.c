@@ -2,7 +2,7 @@
  * the copies with diff -r, the permission bits, the times, the exit codes
  * and the progress bar (under a pseudo-terminal and in a pipe).
  *
- * ctest-timeout: 120 */
+ * ctest-timeout: 60 */
 #include "mp_test.h"
 
 #include <errno.h>
@@ -85,14 +85,14 @@ static char *read_all(const char *p)
 }
 
 struct run {
-    int status;    /* exit status, or 128 + signal */
-    char *out;     /* what it printed on stdout */
-    char *err;     /* ... and on stderr */
+    int status; /* exit status, or 128 + signal */
+    char *out;  /* what it printed on stdout */
+    char *err;  /* ... and on stderr */
 };
 
-/* Run argv (argv[0] a path) with `prefix` (e.g. setpriv ...) in front, env
- * additions in the form "NAME=value" (or NULL), stdout and stderr to
- * files that are read back. */
+/* Run argv (argv[0] found on PATH or a path) with one environment
+ * addition "NAME=value" (or NULL); stdout and stderr go to files that are
+ * read back. */
 static struct run run_cmd(const char *const *argv, const char *env)
 {
     char o[1100], e[1100];
@@ -171,8 +171,8 @@ static int cmp_one(const char *p, const struct stat *sa, int flag, struct FTW *f
             cmp_bad++;
         }
     }
-    if (cmp_times && (sa->st_mtim.tv_sec != sb.st_mtim.tv_sec ||
-                      sa->st_mtim.tv_nsec != sb.st_mtim.tv_nsec)) {
+    if (cmp_times &&
+        (sa->st_mtim.tv_sec != sb.st_mtim.tv_sec || sa->st_mtim.tv_nsec != sb.st_mtim.tv_nsec)) {
         fprintf(stderr, "mtime differs: %s\n", other);
         cmp_bad++;
     }
@@ -259,8 +259,8 @@ static void make_tree(const char *root, bool big)
         mkfile(P(n), (size_t)(i * 37 % 5000), 0644, 100 + (unsigned)i);
     }
     if (big) {
-        mkfile(P("a/big33"), (33u << 20) + 5, 0640, 10);  /* 2 ranges, short tail */
-        mkfile(P("a/b/c/big64"), 64u << 20, 0600, 11);     /* 2 full ranges */
+        mkfile(P("a/big33"), (33u << 20) + 5, 0640, 10); /* 2 ranges, short tail */
+        mkfile(P("a/b/c/big64"), 64u << 20, 0600, 11);   /* 2 full ranges */
     }
     assert_int_equal(symlink("a/b/odd", path(P("link to odd"))), 0);
     assert_int_equal(symlink("nowhere", path(P("a/dangling"))), 0);
@@ -331,9 +331,9 @@ static void test_mpcopy_p_keeps_times(void **state)
 {
     (void)state;
     make_tree("src", true);
-    const char *rels[] = {"src/one",    "src/a/page",   "src/a/big33", "src/a/b/c/big64",
-                          "src/a/b/c/d/empty too", "src/a/b/c/d", "src/a/b/c", "src/a",
-                          "src/empty dir", "src/ro"};
+    const char *rels[] = {
+        "src/one",     "src/a/page", "src/a/big33", "src/a/b/c/big64", "src/a/b/c/d/empty too",
+        "src/a/b/c/d", "src/a/b/c",  "src/a",       "src/empty dir",   "src/ro"};
     for (size_t i = 0; i < sizeof rels / sizeof rels[0]; i++)
         set_old_times(rels[i], false);
     set_old_times("src/link to odd", true);
@@ -491,10 +491,10 @@ static void test_mpcopy_bad_arguments_exit_2(void **state)
     mkdir_rel("src", 0755);
     write_str("file", "x");
     const char *cases[][6] = {
-        {MPCOPY, path("missing"), path("dst"), NULL},      /* SRC missing */
-        {MPCOPY, path("file"), path("dst"), NULL},         /* SRC not a directory */
-        {MPCOPY, path("src"), path("file"), NULL},         /* DST a file */
-        {MPCOPY, path("src"), NULL},                       /* DST missing */
+        {MPCOPY, path("missing"), path("dst"), NULL},        /* SRC missing */
+        {MPCOPY, path("file"), path("dst"), NULL},           /* SRC not a directory */
+        {MPCOPY, path("src"), path("file"), NULL},           /* DST a file */
+        {MPCOPY, path("src"), NULL},                         /* DST missing */
         {MPCOPY, "-j", "0", path("src"), path("dst"), NULL}, /* bad -j */
         {MPCOPY, "--bogus", path("src"), path("dst"), NULL},
         {MPCOPY, path("src"), path("dst"), path("x"), NULL},
@@ -579,9 +579,9 @@ static void test_mpcopy_progress_bar_on_terminal_only(void **state)
     int st;
     char *s = run_on_pty(NULL, &st);
     assert_int_equal(st, 0);
-    assert_non_null(strstr(s, "ETA"));     /* the bar was drawn */
+    assert_non_null(strstr(s, "ETA"));      /* the bar was drawn */
     assert_non_null(strstr(s, "\r\033[K")); /* and cleared */
-    assert_non_null(strstr(s, "files,"));  /* the summary */
+    assert_non_null(strstr(s, "files,"));   /* the summary */
     free(s);
     assert_int_equal(sh("rm -rf '%s'", path("dst")), 0);
 
@@ -615,8 +615,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mpcopy_refuses_dst_inside_src, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mpcopy_bad_arguments_exit_2, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mpcopy_v_lists_each_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_progress_bar_on_terminal_only, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mpcopy_progress_bar_on_terminal_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

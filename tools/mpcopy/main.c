@@ -26,20 +26,21 @@ enum { EXIT_PARTIAL = 1, EXIT_USAGE = 2 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: mpcopy [OPTION]... SRC DST\n"
-               "Copy the contents of directory SRC into DST (created if missing) with\n"
-               "several worker processes: files, directories and symlinks, recursively.\n"
-               "\n"
-               "  -j, --jobs=N        N worker processes (default: the CPUs available, %d)\n"
-               "  -p, --preserve      also keep modification and access times\n"
-               "  -n, --no-clobber    never overwrite an existing file\n"
-               "  -v, --verbose       list each file copied on stdout\n"
-               "  -q, --quiet         no progress bar and no summary\n"
-               "  -h, --help          show this help and exit\n"
-               "  -V, --version       show the version and exit\n"
-               "\n"
-               "Exit status: 0 all copied, 1 some files failed (each one is reported),\n"
-               "2 nothing copied (bad options, SRC not a directory, DST inside SRC).\n",
+    fprintf(f,
+            "Usage: mpcopy [OPTION]... SRC DST\n"
+            "Copy the contents of directory SRC into DST (created if missing) with\n"
+            "several worker processes: files, directories and symlinks, recursively.\n"
+            "\n"
+            "  -j, --jobs=N        N worker processes (default: the CPUs available, %d)\n"
+            "  -p, --preserve      also keep modification and access times\n"
+            "  -n, --no-clobber    never overwrite an existing file\n"
+            "  -v, --verbose       list each file copied on stdout\n"
+            "  -q, --quiet         no progress bar and no summary\n"
+            "  -h, --help          show this help and exit\n"
+            "  -V, --version       show the version and exit\n"
+            "\n"
+            "Exit status: 0 all copied, 1 some files failed (each one is reported),\n"
+            "2 nothing copied (bad options, SRC not a directory, DST inside SRC).\n",
             mp_cpu_count());
 }
 
@@ -226,8 +227,8 @@ int main(int argc, char **argv)
         free(rdst);
         return EXIT_USAGE;
     }
-    bool loop = inside(rsrc, rdst) ||
-                (dst_exists && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino);
+    bool loop =
+        inside(rsrc, rdst) || (dst_exists && dst.st_dev == sst.st_dev && dst.st_ino == sst.st_ino);
     free(rsrc);
     free(rdst);
     if (loop) {

@@ -31,18 +31,18 @@
 /* The run's settings: set by the parent before the pool is made, so every
  * worker (forked later) sees them. */
 struct mpc_config {
-    const char *src;    /* SRC as given, for messages */
-    const char *dst;    /* DST as given, for messages */
-    int src_fd;         /* SRC's directory, open in every process */
-    int dst_fd;         /* DST's directory, open in every process */
-    int jobs;           /* worker count */
-    bool preserve;      /* -p: keep modification and access times */
-    bool no_clobber;    /* -n: never overwrite */
-    bool verbose;       /* -v: list each file on stdout */
-    bool quiet;         /* -q: no summary, no bar */
-    bool bar;           /* the progress bar is drawn (stderr is a terminal) */
-    bool use_tmpfile;   /* O_TMPFILE + linkat works on DST's file system */
-    mode_t umask;       /* the process umask, to skip fchmod when it changes nothing */
+    const char *src;  /* SRC as given, for messages */
+    const char *dst;  /* DST as given, for messages */
+    int src_fd;       /* SRC's directory, open in every process */
+    int dst_fd;       /* DST's directory, open in every process */
+    int jobs;         /* worker count */
+    bool preserve;    /* -p: keep modification and access times */
+    bool no_clobber;  /* -n: never overwrite */
+    bool verbose;     /* -v: list each file on stdout */
+    bool quiet;       /* -q: no summary, no bar */
+    bool bar;         /* the progress bar is drawn (stderr is a terminal) */
+    bool use_tmpfile; /* O_TMPFILE + linkat works on DST's file system */
+    mode_t umask;     /* the process umask, to skip fchmod when it changes nothing */
 };
 
 extern struct mpc_config mpc;
@@ -66,11 +66,11 @@ extern struct mpc_counters *mpc_count;
 enum { MPC_REC_DIR = 1, MPC_REC_FILE = 2 };
 
 struct mpc_rec {
-    uint8_t kind;     /* MPC_REC_DIR or MPC_REC_FILE */
-    uint8_t fresh;    /* DIR: the walk created it, so no file in it exists yet */
-    uint16_t name_len; /* bytes of the name that follows, without its NUL */
-    uint32_t mode;    /* FILE: st_mode of the source */
-    uint64_t size;    /* FILE: size when the walk saw it */
+    uint8_t kind;                  /* MPC_REC_DIR or MPC_REC_FILE */
+    uint8_t fresh;                 /* DIR: the walk created it, so no file in it exists yet */
+    uint16_t name_len;             /* bytes of the name that follows, without its NUL */
+    uint32_t mode;                 /* FILE: st_mode of the source */
+    uint64_t size;                 /* FILE: size when the walk saw it */
     int64_t atime_sec, atime_nsec; /* FILE: access time (for -p) */
     int64_t mtime_sec, mtime_nsec; /* FILE: modification time (for -p) */
 };
@@ -79,13 +79,13 @@ _Static_assert(sizeof(struct mpc_rec) == 48, "records stay 8-byte aligned");
 /* Where a large file's ranges meet: in the shared heap, one per file. The
  * worker that finishes the last range renames the file into place. */
 struct mpc_big {
-    _Atomic uint32_t left;   /* ranges not finished */
-    _Atomic uint32_t failed; /* a range failed: drop the file */
-    uint32_t mode;           /* source st_mode */
-    uint32_t fresh;          /* the destination name was free when the walk looked */
-    uint64_t size;           /* bytes, when the walk saw it */
+    _Atomic uint32_t left;    /* ranges not finished */
+    _Atomic uint32_t failed;  /* a range failed: drop the file */
+    uint32_t mode;            /* source st_mode */
+    uint32_t fresh;           /* the destination name was free when the walk looked */
+    uint64_t size;            /* bytes, when the walk saw it */
     struct timespec times[2]; /* atime, mtime for -p */
-    char rel[];              /* "dir/name" relative to SRC and DST, then NUL, then the temporary name */
+    char rel[]; /* "dir/name" relative to SRC and DST, then NUL, then the temporary name */
 };
 
 /* The argument of mpc_copy_range. */
@@ -117,9 +117,9 @@ int mpc_walk(mp_pool *pool, bool dst_created, const struct stat *src_st);
 
 /* progress.c: the bar thread and the final summary. */
 struct mpc_totals {
-    _Atomic uint64_t files;  /* entries found so far */
-    _Atomic uint64_t bytes;  /* file bytes found so far */
-    _Atomic bool walk_done;  /* the walk has seen everything */
+    _Atomic uint64_t files; /* entries found so far */
+    _Atomic uint64_t bytes; /* file bytes found so far */
+    _Atomic bool walk_done; /* the walk has seen everything */
 };
 extern struct mpc_totals mpc_total;
 

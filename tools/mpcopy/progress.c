@@ -151,6 +151,6 @@ void mpc_summary(double seconds)
                               (unsigned long long)skipped);
     if (failed)
         snprintf(extra + n, sizeof extra - n, ", %llu failed", (unsigned long long)failed);
-    fprintf(stderr, "mpcopy: %llu files, %s copied in %.2f s (%s/s)%s\n",
-            (unsigned long long)files, b, seconds, r, extra);
+    fprintf(stderr, "mpcopy: %llu files, %s copied in %.2f s (%s/s)%s\n", (unsigned long long)files,
+            b, seconds, r, extra);
 }

@@ -34,24 +34,24 @@ struct fixup {
 /* The batch being filled and the work in flight. */
 struct walker {
     mp_pool *pool;
-    char *buf;            /* records of the batch */
-    size_t len, cap;      /* bytes used, bytes allocated */
-    unsigned nfiles;      /* files in the batch */
-    uint64_t data;        /* file bytes in the batch */
-    unsigned limit;       /* files per batch now; grows to MPC_BATCH_FILES */
-    const char *dir;      /* the directory the next files are in */
-    bool dir_fresh;       /* ... and whether the walk created it */
-    bool dir_emitted;     /* its DIR record is in the batch */
-    mp_async **fly;       /* submitted work not yet collected, oldest first */
+    char *buf;        /* records of the batch */
+    size_t len, cap;  /* bytes used, bytes allocated */
+    unsigned nfiles;  /* files in the batch */
+    uint64_t data;    /* file bytes in the batch */
+    unsigned limit;   /* files per batch now; grows to MPC_BATCH_FILES */
+    const char *dir;  /* the directory the next files are in */
+    bool dir_fresh;   /* ... and whether the walk created it */
+    bool dir_emitted; /* its DIR record is in the batch */
+    mp_async **fly;   /* submitted work not yet collected, oldest first */
     size_t nfly, capfly;
-    size_t maxfly;        /* more than this in flight: wait for the oldest */
+    size_t maxfly;         /* more than this in flight: wait for the oldest */
     struct mpc_big **bigs; /* large-file records to free at the end */
     size_t nbig, capbig;
-    size_t big_sent;      /* bigs[big_sent..nbig) wait to be submitted */
-    uint64_t big_bytes;   /* ... and hold this many bytes */
+    size_t big_sent;    /* bigs[big_sent..nbig) wait to be submitted */
+    uint64_t big_bytes; /* ... and hold this many bytes */
     struct fixup *fix;
     size_t nfix, capfix;
-    dev_t dst_dev;        /* DST's top directory, never walked into */
+    dev_t dst_dev; /* DST's top directory, never walked into */
     ino_t dst_ino;
 };
 
@@ -393,8 +393,7 @@ static void walk_dir(struct walker *w, struct todo *t, struct todo **stack, size
         }
         if (S_ISREG(st.st_mode)) {
             atomic_fetch_add_explicit(&mpc_total.files, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&mpc_total.bytes, (uint64_t)st.st_size,
-                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&mpc_total.bytes, (uint64_t)st.st_size, memory_order_relaxed);
             if ((uint64_t)st.st_size > MPC_RANGE)
                 add_big(w, dfd, name, &st);
             else
@@ -416,8 +415,8 @@ static void walk_dir(struct walker *w, struct todo *t, struct todo **stack, size
             atomic_fetch_add_explicit(&mpc_total.files, 1, memory_order_relaxed);
             add_link(w, sfd, dfd, name, &st);
         } else {
-            mpc_msg("%s/%s%s%s: not a regular file, directory or symlink; skipped", mpc.src,
-                    t->rel, *t->rel ? "/" : "", name);
+            mpc_msg("%s/%s%s%s: not a regular file, directory or symlink; skipped", mpc.src, t->rel,
+                    *t->rel ? "/" : "", name);
             atomic_fetch_add(&mpc_count->failed, 1);
         }
     }
