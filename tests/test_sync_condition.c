@@ -6,7 +6,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/time.h>
 
 struct shared {
     mp_condition *c;
@@ -31,39 +30,15 @@ static void free_shared(struct shared *s)
     mp_shared_free(s);
 }
 
-/* wait_for_count polls a counter until it reaches n; false after 10 s. */
-static bool wait_for_count(_Atomic int *v, int n)
-{
-    double end = mpt_now() + 10;
-    while (atomic_load(v) < n)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
-    return true;
-}
-
-/* waiting_queued tells (under the lock) whether n waiters are queued:
+/* wait_queued tells (under the lock) whether n waiters are queued:
  * each counts itself with the lock held, just before wait queues it. */
 static bool wait_queued(struct shared *s, int n)
 {
-    if (!wait_for_count(&s->waiting, n))
+    if (!mpt_wait_atomic(&s->waiting, n, 10))
         return false;
     /* Once we get the lock, the last of them has released it in wait. */
     mp_condition_acquire(s->c, MP_FOREVER);
     mp_condition_release(s->c);
-    return true;
-}
-
-/* wait_zombie waits (up to 10 s) until a child of ours is a zombie. */
-static bool wait_zombie(void)
-{
-    double end = mpt_now() + 10;
-    while (mpt_count_zombies() < 1)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
     return true;
 }
 
@@ -129,7 +104,7 @@ static int hold_until_told(void *arg)
     if (mp_condition_acquire(s->c, 5) != 0)
         return 1;
     atomic_store(&s->waiting, 1);
-    return wait_for_count(&s->woke, 1) ? 0 : 9;
+    return mpt_wait_atomic(&s->woke, 1, 10) ? 0 : 9;
 }
 
 static void test_condition_held_by_another_process_is_not_ours(void **state)
@@ -138,7 +113,7 @@ static void test_condition_held_by_another_process_is_not_ours(void **state)
     mp_lock *l = mp_lock_new();
     struct shared *s = new_shared(l);
     pid_t pid = mpt_fork(hold_until_told, s);
-    assert_true(wait_for_count(&s->waiting, 1));
+    assert_true(mpt_wait_atomic(&s->waiting, 1, 10));
     assert_int_equal(mp_condition_wait(s->c, 0), MP_ESTATE);
     assert_int_equal(mp_condition_notify(s->c, 1), MP_ESTATE);
     atomic_store(&s->woke, 1);
@@ -161,7 +136,7 @@ static void test_condition_notify_wakes_exactly_n(void **state)
     assert_int_equal(mp_condition_acquire(s->c, 1), 0);
     assert_int_equal(mp_condition_notify(s->c, 2), 0);
     assert_int_equal(mp_condition_release(s->c), 0);
-    assert_true(wait_for_count(&s->woke, 2));
+    assert_true(mpt_wait_atomic(&s->woke, 2, 10));
     usleep(500000);
     assert_int_equal(atomic_load(&s->woke), 2); /* and no more than 2 */
 
@@ -187,7 +162,7 @@ static void test_condition_killed_waiter_swallows_no_notify(void **state)
     pid_t live[2] = {mpt_fork(waiter_child, s), 0};
     assert_true(wait_queued(s, 2));
     kill(doomed, SIGKILL);
-    assert_true(wait_zombie()); /* dead, not reaped */
+    assert_true(mpt_wait_zombie(10)); /* dead, not reaped */
 
     assert_int_equal(mp_condition_acquire(s->c, 1), 0);
     assert_int_equal(mp_condition_notify(s->c, 1), 0);
@@ -361,7 +336,7 @@ static void test_condition_between_threads(void **state)
     mp_condition_acquire(s->c, 1);
     mp_condition_notify(s->c, 1);
     mp_condition_release(s->c);
-    assert_true(wait_for_count(&s->woke, 1));
+    assert_true(mpt_wait_atomic(&s->woke, 1, 10));
     usleep(200000);
     assert_int_equal(atomic_load(&s->woke), 1);
     mp_condition_acquire(s->c, 1);
@@ -376,36 +351,20 @@ static void test_condition_between_threads(void **state)
     mp_lock_free(l);
 }
 
-static volatile sig_atomic_t alarms;
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    alarms++;
-}
-
 static void test_condition_wait_survives_signals(void **state)
 {
     (void)state;
     struct shared *s = new_shared(NULL);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
-    struct itimerval it = {{0, 50000}, {0, 50000}}, off;
-    memset(&off, 0, sizeof off);
-    setitimer(ITIMER_REAL, &it, NULL);
+    mpt_alarms_start(50000);
 
     mp_condition_acquire(s->c, 0);
     double t0 = mpt_now();
     int rc = mp_condition_wait(s->c, 0.5);
     double el = mpt_now() - t0;
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_DFL);
+    mpt_alarms_stop();
     assert_int_equal(rc, MP_ETIMEDOUT);
     assert_true(el >= 0.49 && el < 1.0);
-    assert_true(alarms >= 5);
+    assert_true(mpt_alarms_count() >= 5);
     assert_int_equal(mp_condition_release(s->c), 0);
     free_shared(s);
 }
