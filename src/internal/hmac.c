@@ -6,8 +6,7 @@
 #include "md5.h"
 #include "sha256.h"
 
-/* Both digests have 64-byte blocks. */
-#define BLOCK 64
+#define BLOCK MP__DIGEST_BLOCK /* both digests' block size */
 
 /* One digest behind a common face, so HMAC is written once. */
 typedef union {
