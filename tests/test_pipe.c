@@ -29,6 +29,16 @@ static bool check_pattern(const unsigned char *p, size_t n, uint32_t i)
     return true;
 }
 
+/* expect_str receives a string from c within timeout and checks that it
+ * is want. */
+static void expect_str(mp_conn *c, const char *want, double timeout)
+{
+    char *s = NULL;
+    assert_int_equal(mp_conn_recv_str(c, &s, timeout), 0);
+    assert_string_equal(s, want);
+    free(s);
+}
+
 /* Write all of buf to fd with plain write(2), for hand-made frames. */
 static void raw_write(int fd, const void *buf, size_t n)
 {
@@ -91,10 +101,7 @@ static void test_pipe_duplex_carries_messages_both_ways_across_processes(void **
         assert_int_equal(len, (size_t)n);
         assert_memory_equal(buf, want, len);
     }
-    char *s = NULL;
-    assert_int_equal(mp_conn_recv_str(g_a, &s, 5), 0);
-    assert_string_equal(s, "child first");
-    free(s);
+    expect_str(g_a, "child first", 5);
     assert_int_equal(mp_conn_send_str(g_a, "parent second"), 0);
     assert_int_equal(mpt_wait(pid), 0);
     /* The child closed its end: EOF. */
@@ -364,17 +371,10 @@ static void test_pipe_eof_comes_after_every_buffered_message(void **state)
         assert_int_equal(mp_conn_send_str(b, "three"), 0);
         mp_conn_free(b);
         assert_int_equal(mp_conn_poll(a, 0), 1);
-        char *s;
-        assert_int_equal(mp_conn_recv_str(a, &s, 1), 0);
-        assert_string_equal(s, "one");
-        free(s);
-        assert_int_equal(mp_conn_recv_str(a, &s, 1), 0);
-        assert_string_equal(s, "");
-        free(s);
-        assert_int_equal(mp_conn_recv_str(a, &s, 1), 0);
-        assert_string_equal(s, "three");
-        free(s);
-        s = (char *)"untouched";
+        expect_str(a, "one", 1);
+        expect_str(a, "", 1);
+        expect_str(a, "three", 1);
+        char *s = (char *)"untouched";
         assert_int_equal(mp_conn_recv_str(a, &s, 1), MP_EEOF);
         assert_string_equal(s, "untouched");
         assert_int_equal(mp_conn_poll(a, 0), 1); /* EOF is readable */
