@@ -349,9 +349,12 @@ MP_EXTERN int mp_pool_apply(mp_pool *p, mp_task_fn fn, const void *arg, size_t a
     return rc;
 }
 
-MP_EXTERN mp_async *mp_pool_map_async(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
-                                      size_t arg_size, size_t result_size, size_t chunksize,
-                                      const mp_callbacks *cb)
+/* Checks and queues a map-shaped job (map_async, imap, imap_unordered):
+ * n items, refused before anything is built when the pool no longer runs.
+ * Returns it, or NULL with errno set (EINVAL, and those of job_start). */
+static struct mp_async *map_start(mp_pool *p, size_t hdr_size, int kind, mp_task_fn fn,
+                                  const void *args, size_t n, size_t arg_size, size_t result_size,
+                                  size_t chunksize, const mp_callbacks *cb)
 {
     if (bad_submit(p, fn, args, n, arg_size, true)) {
         errno = EINVAL;
@@ -361,7 +364,14 @@ MP_EXTERN mp_async *mp_pool_map_async(mp_pool *p, mp_task_fn fn, const void *arg
         errno = EPIPE;
         return NULL;
     }
-    return job_start(p, sizeof(struct mp_async), MP__JOB_MAP, fn, args, n, arg_size, result_size,
+    return job_start(p, hdr_size, kind, fn, args, n, arg_size, result_size, chunksize, cb);
+}
+
+MP_EXTERN mp_async *mp_pool_map_async(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
+                                      size_t arg_size, size_t result_size, size_t chunksize,
+                                      const mp_callbacks *cb)
+{
+    return map_start(p, sizeof(struct mp_async), MP__JOB_MAP, fn, args, n, arg_size, result_size,
                      chunksize, cb);
 }
 
@@ -382,31 +392,18 @@ MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
     return rc;
 }
 
-static mp_imap *imap_new(mp_pool *p, int kind, mp_task_fn fn, const void *args, size_t n,
-                         size_t arg_size, size_t result_size, size_t chunksize)
-{
-    if (bad_submit(p, fn, args, n, arg_size, true)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (!pool_running(p)) {
-        errno = EPIPE;
-        return NULL;
-    }
-    return (mp_imap *)job_start(p, sizeof(struct mp_imap), kind, fn, args, n, arg_size, result_size,
-                                chunksize, NULL);
-}
-
 MP_EXTERN mp_imap *mp_pool_imap(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
                                 size_t arg_size, size_t result_size, size_t chunksize)
 {
-    return imap_new(p, MP__JOB_IMAP, fn, args, n, arg_size, result_size, chunksize);
+    return (mp_imap *)map_start(p, sizeof(struct mp_imap), MP__JOB_IMAP, fn, args, n, arg_size,
+                                result_size, chunksize, NULL);
 }
 
 MP_EXTERN mp_imap *mp_pool_imap_unordered(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
                                           size_t arg_size, size_t result_size, size_t chunksize)
 {
-    return imap_new(p, MP__JOB_IMAP_UNORDERED, fn, args, n, arg_size, result_size, chunksize);
+    return (mp_imap *)map_start(p, sizeof(struct mp_imap), MP__JOB_IMAP_UNORDERED, fn, args, n,
+                                arg_size, result_size, chunksize, NULL);
 }
 
 MP_EXTERN int mp_imap_next(mp_imap *it, void *result, size_t *index, double timeout)
