@@ -780,8 +780,9 @@ static void test_pipe_recv_survives_signals(void **state)
     for (int duplex = 0; duplex < 2; duplex++) {
         for (int forever = 0; forever < 2; forever++) {
             assert_int_equal(mp_pipe(&g_a, &g_b, duplex), 0);
-            pid_t pid = mpt_fork(late_sender, NULL);
+            /* Alarms first, so they cover the whole wait for the child. */
             mpt_alarms_start(50000);
+            pid_t pid = mpt_fork(late_sender, NULL);
             char buf[8];
             size_t len;
             assert_int_equal(mp_conn_recv(g_a, buf, sizeof buf, &len, forever ? MP_FOREVER : 5), 0);
