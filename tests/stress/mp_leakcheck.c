@@ -87,6 +87,13 @@ static void list_dir(const char *path, struct names *out)
     closedir(d);
 }
 
+static void names_free(struct names *s)
+{
+    for (int i = 0; i < s->n; i++)
+        free(s->v[i]);
+    s->n = 0;
+}
+
 static bool has_name(const struct names *s, const char *name)
 {
     for (int i = 0; i < s->n; i++)
@@ -164,6 +171,7 @@ static void check_at_exit(pid_t pid, const struct names *fds_at_start)
             target[n] = '\0';
         leak("descriptor %s (%s) still open at exit", fds.v[i], target);
     }
+    names_free(&fds);
     pid_t kids[256];
     int nk = proc_children(pid, kids, 256);
     for (int i = 0; i < nk; i++) {
@@ -289,8 +297,9 @@ int main(int argc, char **argv)
             int fd = atoi(all.v[k]);
             int fl = fcntl(fd, F_GETFD);
             if (fl >= 0 && !(fl & FD_CLOEXEC))
-                fds_at_start.v[fds_at_start.n++] = all.v[k];
+                fds_at_start.v[fds_at_start.n++] = strdup(all.v[k]);
         }
+        names_free(&all);
     }
 
     fflush(NULL);
@@ -325,13 +334,17 @@ int main(int argc, char **argv)
         list_dir("/dev/shm", &left);
         for (int k = 0; k < left.n; k++)
             leak("/dev/shm/%s left behind", left.v[k]);
+        names_free(&left);
     } else {
         struct names after;
         list_dir("/dev/shm", &after);
         for (int k = 0; k < after.n; k++)
             if (!has_name(&shm_before, after.v[k]))
                 leak("/dev/shm/%s appeared and was left behind", after.v[k]);
+        names_free(&after);
+        names_free(&shm_before);
     }
+    names_free(&fds_at_start);
 
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (code != 0)
