@@ -37,19 +37,100 @@ MP_EXTERN void mp_shared_free(void *ptr);
  * asked for), or 0 for NULL. */
 MP_EXTERN size_t mp_shared_usable_size(const void *ptr);
 
-/* Value and Array: shared bytes with their own lock. */
+/* Value and Array: Python's multiprocessing.Value and Array. Bytes in the
+ * shared heap (zeroed or copied from init), 16-byte aligned, with their own
+ * mp_lock; the pointer returned is the bytes themselves (Python's
+ * get_obj()), valid in every process of the family. The lock guards
+ * nothing by itself: take it around read-modify-write sequences
+ * (Python's "with v.get_lock(): v.value += 1"). Python's RawValue and
+ * RawArray, without a lock, are mp_shared_calloc. */
+
+/* mp_value_new returns size bytes copied from init (zeroed when init is
+ * NULL), with their own lock. Returns NULL with errno: EINVAL (size 0),
+ * ENOMEM (the heap is full), or mp_lock_new's error. Free with
+ * mp_value_free. Python: Value(typecode, x). */
 MP_EXTERN void *mp_value_new(size_t size, const void *init);
+
+/* mp_array_new returns n elements of size bytes, copied from init (n * size
+ * bytes) or zeroed when init is NULL, with their own lock. n may be 0 (a
+ * valid empty array with a lock). Returns NULL with errno: EINVAL (size 0),
+ * ENOMEM (n * size overflows, or the heap is full), or mp_lock_new's
+ * error. Free with mp_value_free. Python: Array(typecode, n or sequence). */
 MP_EXTERN void *mp_array_new(size_t n, size_t size, const void *init);
+
+/* mp_value_lock returns the lock of a Value or an Array (Python's
+ * get_lock()), owned by it: never mp_lock_free it. Returns NULL with
+ * errno = EINVAL for NULL or a pointer that is not a live Value/Array. */
 MP_EXTERN mp_lock *mp_value_lock(void *value);
+
+/* mp_array_len returns the number of elements of an Array (Python's
+ * len()), 1 for a Value, 0 for NULL or a pointer that is not a live
+ * Value/Array. */
+MP_EXTERN size_t mp_array_len(const void *array);
+
+/* mp_value_free frees a Value or an Array and its lock, from any process of
+ * the family, once every user is done (no process may hold the lock).
+ * mp_value_free(NULL) does nothing, and so does a pointer that is not a
+ * live Value/Array (checked by a tag in front of the bytes; a pointer
+ * freed twice is caught until its memory is reused). */
 MP_EXTERN void mp_value_free(void *value);
 
-/* Named shared memory (Python's shared_memory.SharedMemory). */
+/* Named shared memory: Python's multiprocessing.shared_memory.SharedMemory,
+ * for processes that are not of one family (an unrelated program finds the
+ * block by its name). POSIX shm_open + mmap: the block is a file in
+ * /dev/shm that lives until mp_shm_unlink, whoever created it and whatever
+ * happens to the processes that use it.
+ *
+ * Names follow Python's: "name" and "/name" are the same block. After the
+ * optional leading '/', a name is 1 to NAME_MAX (255) bytes, contains no
+ * '/' and is not "." or ".."; otherwise EINVAL (ENAMETOOLONG when only the
+ * length is wrong).
+ *
+ * A handle (mp_shm) belongs to the process that made it: the mapping exists
+ * there and in children forked after it was made, each of which may use its
+ * copy and should mp_shm_close it. Unlike Python, nothing is automatic:
+ * there is no resource tracker, and no process ever unlinks a block by
+ * closing a handle or exiting (python/cpython issue 82300). The block's
+ * owner calls mp_shm_unlink once, when every user is done. A handle keeps
+ * no file descriptor open. */
+
+/* mp_shm_create makes a new block of size bytes (zeroed, mode 0600) and
+ * maps it. name NULL picks a fresh unique name "psm_" + 16 hex digits
+ * (retrying while the name is taken). Returns the handle, or NULL with
+ * errno: EEXIST (the name exists), EINVAL (size 0, bad name),
+ * ENAMETOOLONG, ENOMEM (size past PTRDIFF_MAX or no memory), or the
+ * system's error (EACCES, EMFILE, ...). A failed create leaves no block.
+ * As in Python, the pages are allocated when first touched: touching them
+ * when /dev/shm is full raises SIGBUS. */
 MP_EXTERN mp_shm *mp_shm_create(const char *name, size_t size);
+
+/* mp_shm_attach maps an existing block. Its size is the block's real size
+ * (fstat), whatever the creator asked for. Returns the handle, or NULL with
+ * errno: ENOENT (no such block), EINVAL (bad name, or a block of size 0:
+ * one whose creator has not sized it yet), ENAMETOOLONG, EACCES, or the
+ * system's error. Attaching never creates, and the attacher never unlinks. */
 MP_EXTERN mp_shm *mp_shm_attach(const char *name);
+
+/* mp_shm_name returns the block's name without its leading '/' (as
+ * Python's SharedMemory.name), owned by the handle; NULL for NULL. */
 MP_EXTERN const char *mp_shm_name(const mp_shm *s);
+
+/* mp_shm_buf returns the first byte of the mapping (page-aligned); NULL for
+ * NULL. Valid until mp_shm_close. */
 MP_EXTERN void *mp_shm_buf(const mp_shm *s);
+
+/* mp_shm_size returns the mapped bytes; 0 for NULL. */
 MP_EXTERN size_t mp_shm_size(const mp_shm *s);
+
+/* mp_shm_close unmaps the block from this process and frees the handle.
+ * The block and its bytes stay for every other user and for later
+ * attaches. Returns 0, or MP_EINVAL for NULL. */
 MP_EXTERN int mp_shm_close(mp_shm *s);
+
+/* mp_shm_unlink removes the name: later attaches fail with ENOENT, while
+ * processes that have the block mapped keep using it; its memory is freed
+ * when the last mapping goes. Returns 0, MP_EINVAL (NULL or bad name),
+ * -ENAMETOOLONG, -ENOENT (no such block), or -errno (-EACCES). */
 MP_EXTERN int mp_shm_unlink(const char *name);
 
 #ifdef __cplusplus

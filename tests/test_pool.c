@@ -1,0 +1,966 @@
+/* test_pool.c - the process pool: map/apply/imap results, failures, worker
+ * death, callbacks, lifecycle and clean-up. */
+/* ctest-timeout: 90 */
+#include "mp_test.h"
+
+#include <stdatomic.h>
+
+/* ---- tasks ------------------------------------------------------------- */
+
+static int square(const void *arg, void *result)
+{
+    int x = *(const int *)arg;
+    *(int *)result = x * x;
+    return 0;
+}
+
+/* Fails with code 42 on 7, succeeds otherwise. */
+static int square_but_7(const void *arg, void *result)
+{
+    int x = *(const int *)arg;
+    if (x == 7)
+        return 42;
+    *(int *)result = x * x;
+    return 0;
+}
+
+static int sleep_then_square(const void *arg, void *result)
+{
+    usleep(100 * 1000);
+    return square(arg, result);
+}
+
+static int sleep_long(const void *arg, void *result)
+{
+    (void)arg;
+    (void)result;
+    sleep(10);
+    return 0;
+}
+
+static int my_pid(const void *arg, void *result)
+{
+    (void)arg;
+    *(pid_t *)result = getpid();
+    return 0;
+}
+
+static int kill_self(const void *arg, void *result)
+{
+    (void)arg;
+    (void)result;
+    kill(getpid(), SIGKILL);
+    pause();
+    return 0;
+}
+
+static int square_or_die_13(const void *arg, void *result)
+{
+    if (*(const int *)arg == 13)
+        kill(getpid(), SIGKILL);
+    return square(arg, result);
+}
+
+static int exit_in_task(const void *arg, void *result)
+{
+    (void)arg;
+    (void)result;
+    _exit(3);
+}
+
+/* Concurrency probe: a counter in shared memory, raised while a task runs. */
+struct probe {
+    _Atomic int running;
+    _Atomic int max_running;
+    _Atomic int inits;
+};
+
+static struct probe *probe;
+
+static int count_running(const void *arg, void *result)
+{
+    (void)arg;
+    int now = atomic_fetch_add(&probe->running, 1) + 1;
+    int max = atomic_load(&probe->max_running);
+    while (now > max && !atomic_compare_exchange_weak(&probe->max_running, &max, now))
+        ;
+    usleep(30 * 1000);
+    atomic_fetch_sub(&probe->running, 1);
+    *(pid_t *)result = getpid();
+    return 0;
+}
+
+static int worker_initialized; /* set in the worker by init_worker */
+
+static void init_worker(void *arg)
+{
+    atomic_fetch_add(&((struct probe *)arg)->inits, 1);
+    worker_initialized = 1;
+}
+
+static int read_initialized(const void *arg, void *result)
+{
+    (void)arg;
+    *(int *)result = worker_initialized;
+    return 0;
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+static void test_pool_map_squares_matches_serial(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(4);
+    assert_non_null(p);
+    int in[100], out[100];
+    for (int i = 0; i < 100; i++) {
+        in[i] = i;
+        out[i] = -1;
+    }
+    assert_int_equal(mp_pool_map(p, square, in, 100, sizeof(int), out, sizeof(int), 0), MP_OK);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(out[i], i * i);
+    mp_pool_free(p);
+}
+
+static void test_pool_map_any_chunksize_is_correct(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(3);
+    assert_non_null(p);
+    enum { N = 2500 };
+    static int in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i;
+    size_t sizes[] = {0, 1, 7, 1000, 5000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        memset(out, 0xff, sizeof out);
+        assert_int_equal(mp_pool_map(p, square, in, N, sizeof(int), out, sizeof(int), sizes[k]),
+                         MP_OK);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(out[i], i * i);
+    }
+    mp_pool_free(p);
+}
+
+static void test_pool_apply_returns_result(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    int x = 10, r = 0;
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_OK);
+    assert_int_equal(r, 100);
+    mp_pool_free(p);
+}
+
+static void test_pool_apply_async_never_runs_more_than_processes(void **state)
+{
+    (void)state;
+    probe = mp_shared_calloc(1, sizeof *probe);
+    assert_non_null(probe);
+    mp_pool *p = mp_pool_new(3);
+    assert_non_null(p);
+    mp_async *a[10];
+    for (int i = 0; i < 10; i++) {
+        a[i] = mp_pool_apply_async(p, count_running, NULL, 0, sizeof(pid_t), NULL);
+        assert_non_null(a[i]);
+    }
+    for (int i = 0; i < 10; i++) {
+        pid_t pid = 0;
+        assert_int_equal(mp_async_get(a[i], &pid, 10), MP_OK);
+        assert_true(pid > 0 && pid != getpid());
+        assert_true(mp_async_ready(a[i]));
+        assert_true(mp_async_successful(a[i]));
+        mp_async_free(a[i]);
+    }
+    assert_true(atomic_load(&probe->max_running) >= 1);
+    assert_true(atomic_load(&probe->max_running) <= 3);
+    assert_int_equal(atomic_load(&probe->running), 0);
+    mp_pool_free(p);
+    mp_shared_free(probe);
+}
+
+static void test_pool_map_async_get_times_out_then_succeeds(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    int in[4] = {1, 2, 3, 4}, out[4] = {0};
+    mp_async *a = mp_pool_map_async(p, sleep_then_square, in, 4, sizeof(int), sizeof(int), 1, NULL);
+    assert_non_null(a);
+    double t0 = mpt_now();
+    assert_int_equal(mp_async_get(a, out, 0.02), MP_ETIMEDOUT);
+    double dt = mpt_now() - t0;
+    assert_true(dt >= 0.015 && dt < 0.5);
+    assert_false(mp_async_ready(a));
+    assert_false(mp_async_successful(a));
+    assert_int_equal(mp_async_get(a, out, 0), MP_ETIMEDOUT);
+    assert_int_equal(mp_async_get(a, out, MP_FOREVER), MP_OK);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[i], in[i] * in[i]);
+    assert_int_equal(mp_async_wait(a, 0), MP_OK);
+    mp_async_free(a);
+    mp_pool_free(p);
+}
+
+static void test_pool_imap_yields_input_order(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(3);
+    assert_non_null(p);
+    int in[50];
+    for (int i = 0; i < 50; i++)
+        in[i] = i;
+    mp_imap *it = mp_pool_imap(p, square, in, 50, sizeof(int), sizeof(int), 3);
+    assert_non_null(it);
+    for (int i = 0; i < 50; i++) {
+        int r = -1;
+        size_t idx = 999;
+        assert_int_equal(mp_imap_next(it, &r, &idx, 10), MP_OK);
+        assert_int_equal(idx, i);
+        assert_int_equal(r, i * i);
+    }
+    assert_int_equal(mp_imap_next(it, NULL, NULL, 1), MP_EINVAL); /* result needed */
+    int r;
+    assert_int_equal(mp_imap_next(it, &r, NULL, 1), MP_ECLOSED);
+    mp_imap_free(it);
+    mp_pool_free(p);
+}
+
+static void test_pool_imap_unordered_covers_every_index_once(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(3);
+    assert_non_null(p);
+    enum { N = 200 };
+    int in[N], seen[N] = {0};
+    for (int i = 0; i < N; i++)
+        in[i] = i;
+    mp_imap *it = mp_pool_imap_unordered(p, square_but_7, in, N, sizeof(int), sizeof(int), 0);
+    assert_non_null(it);
+    for (int k = 0; k < N; k++) {
+        int r = -1;
+        size_t idx = 999;
+        int rc = mp_imap_next(it, &r, &idx, 10);
+        assert_true(idx < N);
+        seen[idx]++;
+        if (idx == 7) {
+            assert_int_equal(rc, MP_ETASK);
+            assert_int_equal(mp_imap_task_error(it), 42);
+        } else {
+            assert_int_equal(rc, MP_OK);
+            assert_int_equal(r, (int)(idx * idx));
+        }
+    }
+    int r;
+    assert_int_equal(mp_imap_next(it, &r, NULL, 0), MP_ECLOSED);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+    mp_imap_free(it);
+    mp_pool_free(p);
+}
+
+static void test_pool_failing_task_reports_code_and_keeps_others(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    int in[20], out[20];
+    for (int i = 0; i < 20; i++) {
+        in[i] = i;
+        out[i] = -1;
+    }
+    assert_int_equal(mp_pool_map(p, square_but_7, in, 20, sizeof(int), out, sizeof(int), 4),
+                     MP_ETASK);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(out[i], i == 7 ? -1 : i * i);
+
+    mp_async *a = mp_pool_map_async(p, square_but_7, in, 20, sizeof(int), sizeof(int), 0, NULL);
+    assert_non_null(a);
+    memset(out, 0xff, sizeof out);
+    assert_int_equal(mp_async_get(a, out, 10), MP_ETASK);
+    assert_int_equal(mp_async_task_error(a), 42);
+    assert_false(mp_async_successful(a));
+    assert_int_equal(out[6], 36);
+    assert_int_equal(out[8], 64);
+    mp_async_free(a);
+
+    int x = 7, r = 0;
+    a = mp_pool_apply_async(p, square_but_7, &x, sizeof x, sizeof r, NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_async_get(a, &r, 10), MP_ETASK);
+    assert_int_equal(mp_async_task_error(a), 42);
+    mp_async_free(a);
+    assert_int_equal(mp_pool_apply(p, square_but_7, &x, sizeof x, &r, sizeof r), MP_ETASK);
+    mp_pool_free(p);
+}
+
+/* ---- callbacks --------------------------------------------------------- */
+
+struct cb_log {
+    pid_t parent;
+    _Atomic int ok, err, wrong_pid, last_code, last_task, sum;
+};
+
+static void on_result(void *result, void *userdata)
+{
+    struct cb_log *l = userdata;
+    if (getpid() != l->parent)
+        atomic_fetch_add(&l->wrong_pid, 1);
+    atomic_fetch_add(&l->sum, *(int *)result);
+    atomic_fetch_add(&l->ok, 1);
+}
+
+static void on_error(int code, int task, void *userdata)
+{
+    struct cb_log *l = userdata;
+    if (getpid() != l->parent)
+        atomic_fetch_add(&l->wrong_pid, 1);
+    atomic_store(&l->last_code, code);
+    atomic_store(&l->last_task, task);
+    atomic_fetch_add(&l->err, 1);
+}
+
+static void test_pool_callbacks_run_in_parent_once_per_task(void **state)
+{
+    (void)state;
+    static struct cb_log log; /* process-private: only the parent may touch it */
+    memset(&log, 0, sizeof log);
+    log.parent = getpid();
+    mp_callbacks cb = {on_result, on_error, &log};
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    mp_async *a[12];
+    int expect = 0;
+    for (int i = 0; i < 12; i++) {
+        a[i] = mp_pool_apply_async(p, square_but_7, &i, sizeof i, sizeof(int), &cb);
+        assert_non_null(a[i]);
+        if (i != 7)
+            expect += i * i;
+    }
+    for (int i = 0; i < 12; i++) {
+        int r;
+        int rc = mp_async_get(a[i], &r, 10);
+        assert_int_equal(rc, i == 7 ? MP_ETASK : MP_OK);
+        mp_async_free(a[i]);
+    }
+    /* get returned only after each callback ran. */
+    assert_int_equal(atomic_load(&log.ok), 11);
+    assert_int_equal(atomic_load(&log.err), 1);
+    assert_int_equal(atomic_load(&log.sum), expect);
+    assert_int_equal(atomic_load(&log.last_code), MP_ETASK);
+    assert_int_equal(atomic_load(&log.last_task), 42);
+    assert_int_equal(atomic_load(&log.wrong_pid), 0);
+
+    /* A map's callback gets the whole result array, once; join waits for
+     * callbacks of work nobody waited for. */
+    int in[30];
+    for (int i = 0; i < 30; i++)
+        in[i] = 1;
+    atomic_store(&log.ok, 0);
+    atomic_store(&log.sum, 0);
+    mp_async *m = mp_pool_map_async(p, square, in, 30, sizeof(int), sizeof(int), 0, &cb);
+    assert_non_null(m);
+    mp_async_free(m);
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    assert_int_equal(atomic_load(&log.ok), 1);
+    assert_int_equal(atomic_load(&log.sum), 1); /* first element of the array */
+    mp_pool_free(p);
+}
+
+static void test_pool_error_callback_gets_closed_on_terminate(void **state)
+{
+    (void)state;
+    static struct cb_log log;
+    memset(&log, 0, sizeof log);
+    log.parent = getpid();
+    mp_callbacks cb = {on_result, on_error, &log};
+    mp_pool *p = mp_pool_new(1);
+    assert_non_null(p);
+    mp_async *a = mp_pool_apply_async(p, sleep_long, NULL, 0, 0, &cb);
+    assert_non_null(a);
+    usleep(50 * 1000);
+    assert_int_equal(mp_pool_terminate(p), MP_OK);
+    assert_int_equal(mp_async_get(a, NULL, 5), MP_ECLOSED);
+    assert_int_equal(atomic_load(&log.err), 1);
+    assert_int_equal(atomic_load(&log.last_code), MP_ECLOSED);
+    assert_int_equal(atomic_load(&log.last_task), 0);
+    mp_async_free(a);
+    mp_pool_free(p);
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+static void test_pool_initializer_runs_once_per_worker(void **state)
+{
+    (void)state;
+    struct probe *pr = mp_shared_calloc(1, sizeof *pr);
+    assert_non_null(pr);
+    mp_pool_opts o = {.processes = 3, .initializer = init_worker, .initarg = pr};
+    mp_pool *p = mp_pool_new_opts(&o);
+    assert_non_null(p);
+    int in[60], out[60];
+    for (int i = 0; i < 60; i++)
+        in[i] = i;
+    assert_int_equal(mp_pool_map(p, read_initialized, in, 60, sizeof(int), out, sizeof(int), 1),
+                     MP_OK);
+    for (int i = 0; i < 60; i++)
+        assert_int_equal(out[i], 1);
+    assert_int_equal(worker_initialized, 0); /* never in the parent */
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    assert_int_equal(atomic_load(&pr->inits), 3);
+    mp_pool_free(p);
+    mp_shared_free(pr);
+}
+
+static void test_pool_maxtasksperchild_replaces_workers(void **state)
+{
+    (void)state;
+    probe = mp_shared_calloc(1, sizeof *probe);
+    assert_non_null(probe);
+    mp_pool_opts o = {.processes = 2, .maxtasksperchild = 2};
+    mp_pool *p = mp_pool_new_opts(&o);
+    assert_non_null(p);
+    pid_t pids[10];
+    mp_async *a[10];
+    for (int i = 0; i < 10; i++)
+        assert_non_null(a[i] = mp_pool_apply_async(p, my_pid, NULL, 0, sizeof(pid_t), NULL));
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(mp_async_get(a[i], &pids[i], 10), MP_OK);
+        mp_async_free(a[i]);
+    }
+    int distinct = 0;
+    for (int i = 0; i < 10; i++) {
+        bool dup = false;
+        for (int k = 0; k < i; k++)
+            dup |= pids[k] == pids[i];
+        distinct += !dup;
+    }
+    assert_true(distinct >= 5);
+    /* Replacements keep the pool working. */
+    int in[100], out[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    assert_int_equal(mp_pool_map(p, square, in, 100, sizeof(int), out, sizeof(int), 10), MP_OK);
+    assert_int_equal(out[99], 99 * 99);
+    mp_pool_free(p);
+    mp_shared_free(probe);
+}
+
+static void test_pool_killed_worker_fails_only_its_task(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    int x = 3, r = 0;
+    mp_async *slow = mp_pool_apply_async(p, sleep_then_square, &x, sizeof x, sizeof r, NULL);
+    assert_non_null(slow);
+    double t0 = mpt_now();
+    mp_async *a = mp_pool_apply_async(p, kill_self, NULL, 0, 0, NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_async_get(a, NULL, 5), MP_EWORKERDIED);
+    assert_true(mpt_now() - t0 < 1.0);
+    mp_async_free(a);
+    /* The other task completes; a task calling _exit is a death too. */
+    assert_int_equal(mp_async_get(slow, &r, 5), MP_OK);
+    assert_int_equal(r, 9);
+    mp_async_free(slow);
+    assert_int_equal(mp_pool_apply(p, exit_in_task, NULL, 0, NULL, 0), MP_EWORKERDIED);
+
+    enum { N = 1000 };
+    static int in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i;
+    assert_int_equal(mp_pool_map(p, square, in, N, sizeof(int), out, sizeof(int), 0), MP_OK);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(out[i], i * i);
+    mp_pool_free(p);
+}
+
+static void test_pool_worker_death_in_map_fails_its_chunk_only(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    /* Item 13 kills its worker: only its chunk (10..19) fails. */
+    int in[40], out[40];
+    for (int i = 0; i < 40; i++) {
+        in[i] = i;
+        out[i] = -1;
+    }
+    assert_int_equal(mp_pool_map(p, square_or_die_13, in, 40, sizeof(int), out, sizeof(int), 10),
+                     MP_EWORKERDIED);
+    for (int i = 0; i < 40; i++)
+        assert_int_equal(out[i], i >= 10 && i < 20 ? -1 : i * i);
+    mp_pool_free(p);
+}
+
+static void test_pool_terminate_fails_pending_promptly(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    mp_async *a[4];
+    for (int i = 0; i < 4; i++)
+        assert_non_null(a[i] = mp_pool_apply_async(p, sleep_long, NULL, 0, 0, NULL));
+    int in[10] = {0};
+    mp_imap *it = mp_pool_imap(p, sleep_long, in, 10, sizeof(int), 0, 1);
+    assert_non_null(it);
+    usleep(100 * 1000);
+    double t0 = mpt_now();
+    assert_int_equal(mp_pool_terminate(p), MP_OK);
+    assert_true(mpt_now() - t0 < 1.0);
+    for (int i = 0; i < 4; i++) {
+        t0 = mpt_now();
+        assert_int_equal(mp_async_get(a[i], NULL, 5), MP_ECLOSED);
+        assert_true(mpt_now() - t0 < 0.5);
+        mp_async_free(a[i]);
+    }
+    assert_int_equal(mp_imap_next(it, NULL, NULL, 5), MP_ECLOSED);
+    mp_imap_free(it);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    assert_int_equal(mpt_count_zombies(), 0);
+    mp_pool_free(p);
+}
+
+/* ---- lifecycle and input ----------------------------------------------- */
+
+static void test_pool_close_join_and_state_rules(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    assert_int_equal(mp_pool_join(p), MP_ESTATE);
+    int x = 5, r = 0;
+    mp_async *a = mp_pool_apply_async(p, sleep_then_square, &x, sizeof x, sizeof r, NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_ECLOSED);
+    errno = 0;
+    assert_null(mp_pool_apply_async(p, square, &x, sizeof x, sizeof r, NULL));
+    assert_int_equal(errno, EPIPE);
+    errno = 0;
+    assert_null(mp_pool_map_async(p, square, &x, 1, sizeof x, sizeof r, 0, NULL));
+    assert_int_equal(errno, EPIPE);
+    errno = 0;
+    assert_null(mp_pool_imap(p, square, &x, 1, sizeof x, sizeof r, 0));
+    assert_int_equal(errno, EPIPE);
+    assert_int_equal(mp_pool_map(p, square, &x, 1, sizeof x, &r, sizeof r, 0), MP_ECLOSED);
+    /* Work submitted before close completes; join waits for it. */
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    assert_true(mp_async_ready(a));
+    assert_int_equal(mp_async_get(a, &r, 0), MP_OK);
+    assert_int_equal(r, 25);
+    mp_async_free(a);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    assert_int_equal(mp_pool_terminate(p), MP_OK);
+    mp_pool_free(p);
+}
+
+static void test_pool_close_wakes_every_idle_worker(void **state)
+{
+    (void)state;
+    /* More idle workers than one round of wake-ups covers. */
+    mp_pool *p = mp_pool_new(80);
+    assert_non_null(p);
+    int in[80], out[80];
+    for (int i = 0; i < 80; i++)
+        in[i] = i;
+    assert_int_equal(mp_pool_map(p, square, in, 80, sizeof(int), out, sizeof(int), 1), MP_OK);
+    usleep(200 * 1000); /* everyone idle and asleep */
+    double t0 = mpt_now();
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    assert_true(mpt_now() - t0 < 5.0);
+    mp_pool_free(p);
+    assert_int_equal(mpt_count_zombies(), 0);
+}
+
+static void test_pool_big_maps_reuse_memory_correctly(void **state)
+{
+    (void)state;
+    enum { N = 50000 }; /* big enough for the pool to keep the job block */
+    static int in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i % 1000;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    for (int round = 0; round < 3; round++) {
+        memset(out, 0xff, sizeof out);
+        /* A failing map leaves item codes behind in the block... */
+        assert_int_equal(mp_pool_map(p, square_but_7, in, N, sizeof(int), out, sizeof(int), 0),
+                         MP_ETASK);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(out[i], in[i] == 7 ? -1 : in[i] * in[i]);
+        /* ...which the next map, reusing it, must not see. */
+        assert_int_equal(mp_pool_map(p, square, in, N, sizeof(int), out, sizeof(int), 0), MP_OK);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(out[i], in[i] * in[i]);
+    }
+    /* A handle may outlive its pool. */
+    mp_async *a = mp_pool_map_async(p, square, in, N, sizeof(int), sizeof(int), 0, NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_async_wait(a, 10), MP_OK);
+    mp_pool_free(p);
+    memset(out, 0, sizeof out);
+    assert_int_equal(mp_async_get(a, out, 0), MP_OK);
+    assert_int_equal(out[N - 1], in[N - 1] * in[N - 1]);
+    mp_async_free(a);
+}
+
+static int use_pool_from_child(void *arg)
+{
+    mp_pool *p = arg;
+    int in[100], out[100];
+    for (int i = 0; i < 100; i++)
+        in[i] = i;
+    if (mp_pool_map(p, square, in, 100, sizeof(int), out, sizeof(int), 0) != MP_OK)
+        return 1;
+    for (int i = 0; i < 100; i++)
+        if (out[i] != i * i)
+            return 2;
+    mp_callbacks cb = {on_result, NULL, NULL};
+    errno = 0;
+    if (mp_pool_apply_async(p, square, in, sizeof(int), sizeof(int), &cb) != NULL || errno != EPERM)
+        return 3; /* callbacks only run in the creating process */
+    return 0;
+}
+
+static void test_pool_accepts_work_from_a_forked_child(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    pid_t child = mpt_fork(use_pool_from_child, p);
+    assert_int_equal(mpt_wait(child), 0);
+    int x = 3, r = 0;
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_OK);
+    assert_int_equal(r, 9);
+    mp_pool_free(p);
+}
+
+static void test_pool_bad_input_is_einval(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_null(mp_pool_new(-1));
+    assert_int_equal(errno, EINVAL);
+    mp_pool *p = mp_pool_new(1);
+    assert_non_null(p);
+    int x = 1, r;
+    assert_int_equal(mp_pool_apply(NULL, square, &x, sizeof x, &r, sizeof r), MP_EINVAL);
+    assert_int_equal(mp_pool_apply(p, NULL, &x, sizeof x, &r, sizeof r), MP_EINVAL);
+    assert_int_equal(mp_pool_apply(p, square, &x, 0, &r, sizeof r), MP_EINVAL);
+    assert_int_equal(mp_pool_apply(p, square, NULL, sizeof x, &r, sizeof r), MP_EINVAL);
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, NULL, sizeof r), MP_EINVAL);
+    assert_int_equal(mp_pool_map(p, square, NULL, 3, sizeof x, &r, sizeof r, 0), MP_EINVAL);
+    assert_int_equal(mp_pool_map(p, square, &x, 1, sizeof x, NULL, sizeof r, 0), MP_EINVAL);
+    assert_int_equal(mp_pool_map(p, square, &x, 1, 0, &r, sizeof r, 0), MP_EINVAL);
+    errno = 0;
+    assert_null(mp_pool_apply_async(p, NULL, NULL, 0, 0, NULL));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(mp_pool_map_async(p, square, NULL, 2, sizeof x, sizeof r, 0, NULL));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(mp_pool_imap_unordered(NULL, square, &x, 1, sizeof x, sizeof r, 0));
+    assert_int_equal(errno, EINVAL);
+
+    mp_async *a = mp_pool_apply_async(p, square, &x, sizeof x, sizeof r, NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_async_get(a, &r, NAN), MP_EINVAL);
+    assert_int_equal(mp_async_wait(a, NAN), MP_EINVAL);
+    assert_int_equal(mp_async_get(a, NULL, 1), MP_EINVAL);
+    assert_int_equal(mp_async_get(NULL, &r, 1), MP_EINVAL);
+    assert_int_equal(mp_async_get(a, &r, 10), MP_OK); /* the failed calls changed nothing */
+    assert_int_equal(r, 1);
+    mp_async_free(a);
+    mp_async_free(NULL);
+    mp_imap_free(NULL);
+    mp_imap *it = mp_pool_imap(p, square, &x, 1, sizeof x, sizeof r, 0);
+    assert_non_null(it);
+    assert_int_equal(mp_imap_next(it, &r, NULL, NAN), MP_EINVAL);
+    assert_int_equal(mp_imap_next(NULL, &r, NULL, 1), MP_EINVAL);
+    mp_imap_free(it);
+    assert_int_equal(mp_pool_close(NULL), MP_EINVAL);
+    assert_int_equal(mp_pool_terminate(NULL), MP_EINVAL);
+    assert_int_equal(mp_pool_join(NULL), MP_EINVAL);
+    assert_false(mp_async_ready(NULL));
+
+    /* Zero items: a valid no-op. */
+    assert_int_equal(mp_pool_map(p, square, NULL, 0, sizeof x, NULL, sizeof r, 0), MP_OK);
+    a = mp_pool_map_async(p, square, NULL, 0, sizeof x, sizeof r, 0, NULL);
+    assert_non_null(a);
+    assert_int_equal(mp_async_get(a, NULL, 0), MP_OK);
+    mp_async_free(a);
+    it = mp_pool_imap(p, square, NULL, 0, sizeof x, sizeof r, 0);
+    assert_non_null(it);
+    assert_int_equal(mp_imap_next(it, &r, NULL, 0), MP_ECLOSED);
+    mp_imap_free(it);
+    mp_pool_free(p);
+    mp_pool_free(NULL);
+}
+
+static void test_pool_arguments_are_copied_at_submission(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(1);
+    assert_non_null(p);
+    mp_async *busy =
+        mp_pool_apply_async(p, sleep_then_square, &(int){1}, sizeof(int), sizeof(int), NULL);
+    int x = 6, r = 0;
+    mp_async *a = mp_pool_apply_async(p, square, &x, sizeof x, sizeof r, NULL);
+    assert_non_null(a);
+    x = 1000; /* the task must still see 6 */
+    assert_int_equal(mp_async_get(a, &r, 10), MP_OK);
+    assert_int_equal(r, 36);
+    mp_async_free(a);
+    mp_async_free(busy);
+    mp_pool_free(p);
+}
+
+static void test_pool_zero_processes_means_cpu_count(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(0);
+    assert_non_null(p);
+    int x = 4, r = 0;
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_OK);
+    assert_int_equal(r, 16);
+    mp_pool_free(p);
+}
+
+/* The supervisor is this process's only child while one pool exists. */
+static pid_t only_child(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
+    FILE *f = fopen(path, "r");
+    int pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+static void test_pool_killed_supervisor_fails_work_never_hangs(void **state)
+{
+    (void)state;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    mp_async *a = mp_pool_apply_async(p, sleep_long, NULL, 0, 0, NULL);
+    assert_non_null(a);
+    usleep(50 * 1000);
+    pid_t sup = only_child();
+    assert_true(sup > 0);
+    kill(sup, SIGKILL);
+    double t0 = mpt_now();
+    assert_int_equal(mp_async_get(a, NULL, 5), MP_EWORKERDIED);
+    assert_true(mpt_now() - t0 < 1.5);
+    mp_async_free(a);
+    int x = 2, r;
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_ECLOSED);
+    mp_pool_free(p);
+    assert_int_equal(mpt_count_zombies(), 0);
+}
+
+static void test_pool_works_with_sigchld_ignored(void **state)
+{
+    (void)state;
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGCHLD, &ign, &old);
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    assert_int_equal(mp_pool_apply(p, kill_self, NULL, 0, NULL, 0), MP_EWORKERDIED);
+    int x = 9, r = 0;
+    assert_int_equal(mp_pool_apply(p, square, &x, sizeof x, &r, sizeof r), MP_OK);
+    assert_int_equal(r, 81);
+    assert_int_equal(mp_pool_close(p), MP_OK);
+    assert_int_equal(mp_pool_join(p), MP_OK);
+    mp_pool_free(p);
+    sigaction(SIGCHLD, &old, NULL);
+}
+
+/* True while pid exists and is not a zombie. */
+static bool pid_running(pid_t pid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    bool running = false;
+    if (fgets(buf, sizeof buf, f) != NULL) {
+        char *e = strrchr(buf, ')');
+        running = e != NULL && e[1] == ' ' && e[2] != 'Z' && e[2] != 'X';
+    }
+    fclose(f);
+    return running;
+}
+
+static int sleepy_pid(const void *arg, void *result)
+{
+    (void)arg;
+    usleep(50 * 1000);
+    *(pid_t *)result = getpid();
+    return 0;
+}
+
+static int make_pool_then_die(void *arg)
+{
+    pid_t *pids = arg; /* shared: 4 worker pids */
+    mp_pool *p = mp_pool_new(2);
+    if (p == NULL)
+        return 1;
+    int in[4] = {0};
+    if (mp_pool_map(p, sleepy_pid, in, 4, sizeof(int), pids, sizeof(pid_t), 1) != MP_OK)
+        return 2;
+    kill(getpid(), SIGKILL);
+    return 3;
+}
+
+static void test_pool_workers_die_with_their_creator(void **state)
+{
+    (void)state;
+    pid_t *pids = mp_shared_calloc(4, sizeof(pid_t));
+    assert_non_null(pids);
+    pid_t child = mpt_fork(make_pool_then_die, pids);
+    assert_int_equal(mpt_wait(child), 128 + SIGKILL);
+    double t0 = mpt_now();
+    for (int i = 0; i < 4; i++) {
+        assert_true(pids[i] > 0);
+        while (pid_running(pids[i]) && mpt_now() - t0 < 2.0)
+            usleep(10 * 1000);
+        assert_false(pid_running(pids[i]));
+    }
+    mp_shared_free(pids);
+}
+
+static int print_x(const void *arg, void *result)
+{
+    (void)arg;
+    (void)result;
+    printf("x"); /* stdout is a pipe: buffered until the worker flushes */
+    return 0;
+}
+
+static void print_a(void)
+{
+    printf("A");
+}
+
+static int pool_with_stdout_pipe(void *arg)
+{
+    int *fds = arg;
+    close(fds[0]);
+    if (dup2(fds[1], STDOUT_FILENO) < 0)
+        return 1;
+    close(fds[1]);
+    setvbuf(stdout, NULL, _IOFBF, 4096);
+    printf("B"); /* still buffered when the pool forks */
+    atexit(print_a);
+    mp_pool *p = mp_pool_new(2);
+    if (p == NULL)
+        return 2;
+    int in[10] = {0};
+    if (mp_pool_map(p, print_x, in, 10, sizeof(int), NULL, 0, 1) != MP_OK)
+        return 3;
+    mp_pool_close(p);
+    mp_pool_join(p);
+    mp_pool_free(p);
+    exit(0); /* runs print_a once, here */
+}
+
+static void test_pool_workers_flush_stdio_and_skip_atexit(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t child = mpt_fork(pool_with_stdout_pipe, fds);
+    close(fds[1]);
+    char buf[256];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof buf - 1 && (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fds[0]);
+    assert_int_equal(mpt_wait(child), 0);
+    int a = 0, b = 0, x = 0;
+    for (size_t i = 0; i < len; i++) {
+        a += buf[i] == 'A';
+        b += buf[i] == 'B';
+        x += buf[i] == 'x';
+    }
+    assert_int_equal(b, 1);  /* flushed before the fork, never repeated */
+    assert_int_equal(a, 1);  /* only the program's own exit ran atexit */
+    assert_int_equal(x, 10); /* every worker flushed before _exit */
+}
+
+static void test_pool_free_leaves_no_fd_or_zombie(void **state)
+{
+    (void)state;
+    int fds = mpt_count_fds();
+    static struct cb_log log;
+    memset(&log, 0, sizeof log);
+    log.parent = getpid();
+    mp_callbacks cb = {on_result, on_error, &log};
+    for (int round = 0; round < 3; round++) {
+        mp_pool *p = mp_pool_new(3);
+        assert_non_null(p);
+        int x = 3, r;
+        mp_async *a = mp_pool_apply_async(p, square, &x, sizeof x, sizeof r, &cb);
+        assert_non_null(a);
+        assert_int_equal(mp_async_get(a, &r, 10), MP_OK);
+        mp_async_free(a);
+        assert_int_equal(mp_pool_apply(p, kill_self, NULL, 0, NULL, 0), MP_EWORKERDIED);
+        if (round == 1) {
+            mp_pool_close(p);
+            mp_pool_join(p);
+        }
+        mp_pool_free(p);
+        assert_int_equal(mpt_count_fds(), fds);
+        assert_int_equal(mpt_count_zombies(), 0);
+        assert_int_equal(only_child(), 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_map_squares_matches_serial),
+        cmocka_unit_test(test_pool_map_any_chunksize_is_correct),
+        cmocka_unit_test(test_pool_apply_returns_result),
+        cmocka_unit_test(test_pool_apply_async_never_runs_more_than_processes),
+        cmocka_unit_test(test_pool_map_async_get_times_out_then_succeeds),
+        cmocka_unit_test(test_pool_imap_yields_input_order),
+        cmocka_unit_test(test_pool_imap_unordered_covers_every_index_once),
+        cmocka_unit_test(test_pool_failing_task_reports_code_and_keeps_others),
+        cmocka_unit_test(test_pool_callbacks_run_in_parent_once_per_task),
+        cmocka_unit_test(test_pool_error_callback_gets_closed_on_terminate),
+        cmocka_unit_test(test_pool_initializer_runs_once_per_worker),
+        cmocka_unit_test(test_pool_maxtasksperchild_replaces_workers),
+        cmocka_unit_test(test_pool_killed_worker_fails_only_its_task),
+        cmocka_unit_test(test_pool_worker_death_in_map_fails_its_chunk_only),
+        cmocka_unit_test(test_pool_terminate_fails_pending_promptly),
+        cmocka_unit_test(test_pool_close_join_and_state_rules),
+        cmocka_unit_test(test_pool_close_wakes_every_idle_worker),
+        cmocka_unit_test(test_pool_big_maps_reuse_memory_correctly),
+        cmocka_unit_test(test_pool_accepts_work_from_a_forked_child),
+        cmocka_unit_test(test_pool_bad_input_is_einval),
+        cmocka_unit_test(test_pool_arguments_are_copied_at_submission),
+        cmocka_unit_test(test_pool_zero_processes_means_cpu_count),
+        cmocka_unit_test(test_pool_killed_supervisor_fails_work_never_hangs),
+        cmocka_unit_test(test_pool_works_with_sigchld_ignored),
+        cmocka_unit_test(test_pool_workers_die_with_their_creator),
+        cmocka_unit_test(test_pool_workers_flush_stdio_and_skip_atexit),
+        cmocka_unit_test(test_pool_free_leaves_no_fd_or_zombie),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
