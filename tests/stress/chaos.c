@@ -111,7 +111,8 @@ static void guarded_update(struct guarded *g, uint64_t *rng)
 {
     uint64_t k = chaos_rand(rng) % 1000 + 1;
     g->a += k;
-    for (volatile int i = 0; i < (int)(k * 4); i++)
+    /* Held for up to ~20 us, so a good share of kills land inside. */
+    for (volatile int i = 0; i < (int)(k * 40); i++)
         ;
     g->b -= k;
     g->ops++;
@@ -297,17 +298,46 @@ static int run_heaper(struct slot *s, uint64_t *rng)
 /* ---- the roles -------------------------------------------------------- */
 
 static const struct role sync_roles[] = {
-    {"locker", 3, run_locker},
-    {"rlocker", 2, run_rlocker},
-    {"notifier", 2, run_notifier},
-    {"waiter", CHAOS_MAX_WAITERS, run_waiter},
-    {"heaper", 2, run_heaper},
+    {"locker", 3, run_locker, false},
+    {"rlocker", 2, run_rlocker, false},
+    {"notifier", 2, run_notifier, false},
+    {"waiter", CHAOS_MAX_WAITERS, run_waiter, true},
+    {"heaper", 2, run_heaper, false},
 };
+
+/* Waiters sleep until a notify: wake them all to see W->drain. */
+static void sync_producers_done(void)
+{
+    if (cond_acquire("supervisor") == 0) {
+        mp_condition_notify_all(W->cond);
+        mp_condition_release(W->cond);
+    }
+}
+
+static void sync_check(void)
+{
+    if (W->tickets_taken != W->tickets_made)
+        chaos_fail("final: %" PRIu64 " condition tickets made, %" PRIu64 " taken", W->tickets_made,
+                   W->tickets_taken);
+}
+
+static void sync_report(void)
+{
+    printf("lock_ops: %" PRIu64 "\n", W->g_lock.ops);
+    printf("rlock_ops: %" PRIu64 "\n", W->g_rlock.ops);
+    printf("ownerdead_recoveries: %" PRIu64 "\n", atomic_load(&W->ownerdead));
+    printf("half_updates_repaired: %" PRIu64 "\n", atomic_load(&W->repairs));
+    printf("condition_tickets: %" PRIu64 "\n", W->tickets_made);
+    printf("condition_wait_timeouts: %" PRIu64 "\n", atomic_load(&W->wait_timeouts));
+}
 
 static const struct chaos_module sync_module = {
     .name = "sync",
     .roles = sync_roles,
     .nroles = sizeof sync_roles / sizeof *sync_roles,
+    .producers_done = sync_producers_done,
+    .check = sync_check,
+    .report = sync_report,
 };
 
 /* The parts of the workload, in start order. The queue and pool parts are
@@ -331,6 +361,16 @@ static const struct chaos_module *modules[] = {
 
 static struct slot *slots[CHAOS_MAX_SLOTS];
 static int nslots;
+
+/* chaos_slot_of finds the index-th slot running run (for modules that act
+ * on their own participants). */
+struct slot *chaos_slot_of(chaos_run_fn run, int index)
+{
+    for (int i = 0; i < nslots; i++)
+        if (slots[i]->role->run == run && slots[i]->index == index)
+            return slots[i];
+    return NULL;
+}
 
 static int participant_main(void *arg)
 {
@@ -480,6 +520,7 @@ int main(int argc, char **argv)
             }
             mp_process_kill(s->proc);
             reap_slot(s, CHAOS_OP_BOUND, true);
+            EACH_MODULE(killed, s);
             s->kills++;
             s->incarnation++;
             start_slot(s);
@@ -490,20 +531,16 @@ int main(int argc, char **argv)
     }
     double chaos_time = chaos_now() - t0;
 
-    /* Stop: workers first, then waiters drain what is left. */
+    /* Stop: the plain roles first, then the draining ones take what is
+     * left. */
     atomic_store(&W->stop, 1);
-    EACH_MODULE(stop);
     for (int i = 0; i < nslots; i++)
-        if (slots[i]->role->run != run_waiter)
+        if (!slots[i]->role->drains)
             reap_slot(slots[i], CHAOS_STOP_BOUND, false);
     atomic_store(&W->drain, 1);
-    if (cond_acquire("supervisor") == 0) {
-        mp_condition_notify_all(W->cond);
-        mp_condition_release(W->cond);
-    }
+    EACH_MODULE(producers_done);
     for (int i = 0; i < nslots; i++)
         reap_slot(slots[i], CHAOS_STOP_BOUND, false);
-    EACH_MODULE(after_stop);
 
     /* Every lock must still be acquirable. */
     try_acquire_final("lock", mp_lock_acquire(W->lock, CHAOS_OP_BOUND), release_lock, W->lock);
@@ -511,9 +548,6 @@ int main(int argc, char **argv)
                       W->rlock);
     try_acquire_final("condition lock", mp_condition_acquire(W->cond, CHAOS_OP_BOUND),
                       release_cond, W->cond);
-    if (W->tickets_taken != W->tickets_made)
-        chaos_fail("final: %" PRIu64 " condition tickets made, %" PRIu64 " taken", W->tickets_made,
-                   W->tickets_taken);
     EACH_MODULE(check);
 
     uint64_t ops = 0;
@@ -526,13 +560,8 @@ int main(int argc, char **argv)
     printf("chaos_seconds: %.1f\n", chaos_time);
     printf("total_seconds: %.1f\n", chaos_now() - t0);
     printf("operations: %" PRIu64 "\n", ops);
-    printf("lock_ops: %" PRIu64 "\n", W->g_lock.ops);
-    printf("rlock_ops: %" PRIu64 "\n", W->g_rlock.ops);
-    printf("ownerdead_recoveries: %" PRIu64 "\n", atomic_load(&W->ownerdead));
-    printf("half_updates_repaired: %" PRIu64 "\n", atomic_load(&W->repairs));
-    printf("condition_tickets: %" PRIu64 "\n", W->tickets_made);
-    printf("condition_wait_timeouts: %" PRIu64 "\n", atomic_load(&W->wait_timeouts));
     EACH_MODULE(report);
+    EACH_MODULE(fini);
     uint64_t failures = atomic_load(&W->failures);
     printf("failures: %" PRIu64 "\n", failures);
     if (done < kills) {

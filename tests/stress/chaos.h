@@ -26,11 +26,14 @@ struct slot;
 typedef int (*chaos_run_fn)(struct slot *s, uint64_t *rng);
 
 /* A kind of participant: its name, how many run at once, its loop (which
- * returns when W->stop is set; 0 = fine). */
+ * returns 0 when done, non-zero when it cannot go on). A plain role ends
+ * when W->stop is set; a draining one (consumers) only after every plain
+ * one has ended and W->drain is set, once it has taken what is left. */
 struct role {
     const char *name;
     int count;
     chaos_run_fn run;
+    bool drains;
 };
 
 /* One participant position; lives in the shared heap so the participant
@@ -81,19 +84,21 @@ extern struct world *W;
  * hook may be NULL. */
 struct chaos_module {
     const char *name;
-    int (*init)(void);                  /* before any participant starts */
-    const struct role *roles;           /* its participants */
+    int (*init)(void);               /* before any participant starts */
+    const struct role *roles;        /* its participants */
     int nroles;
-    bool (*kill)(uint64_t *rng);        /* may kill something of its own; true if it did */
-    void (*stop)(void);                 /* after W->stop is set, before participants are joined */
-    void (*after_stop)(void);           /* after every participant ended */
-    void (*check)(void);                /* final invariants */
-    void (*report)(void);               /* print its figures */
+    bool (*kill)(uint64_t *rng);     /* may kill something of its own instead; true if it did */
+    void (*killed)(struct slot *s);  /* s (any role) was just killed by the supervisor */
+    void (*producers_done)(void);    /* every plain role ended; W->drain is set */
+    void (*check)(void);             /* every participant ended: final invariants */
+    void (*report)(void);            /* print its figures ("key: value" lines) */
+    void (*fini)(void);              /* free what init made */
 };
 
 extern const struct chaos_module chaos_queue_module;
 extern const struct chaos_module chaos_pool_module;
 
+struct slot *chaos_slot_of(chaos_run_fn run, int index);
 double chaos_now(void);
 uint64_t chaos_rand(uint64_t *s);
 void chaos_jitter(uint64_t *rng, unsigned max_us);
