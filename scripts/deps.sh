@@ -9,6 +9,7 @@ mp_install_deps() {
     [ -n "${MP_DEMO_ONLY:-}" ] || {
         [ -f /usr/include/cmocka.h ] || need+=(libcmocka-dev)
         command -v python3 >/dev/null 2>&1 || need+=(python3)
+        command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
     }
     if [ ${#need[@]} -gt 0 ]; then
         local sudo=

@@ -9,15 +9,16 @@
  * out on get.
  *
  * Storage. Messages live in a ring of mp_queue_opts.capacity bytes. A
- * message larger than a quarter of the ring, or one that finds the ring
- * full, is stored out of line in its own shared-heap block instead, so the
- * ring size never makes a put fail or wait: only maxsize (a count of items)
- * makes a queue full. The ring size is a speed setting.
+ * message larger than a quarter of the ring is stored out of line, in
+ * its own shared-heap block; messages that find the ring full go into
+ * overflow chunks (shared-heap blocks of a quarter of the ring, 4 KiB to
+ * 64 KiB, each holding many small messages) until the ring is drained. So the ring size never makes a put fail or wait: only maxsize
+ * (a count of items) makes a queue full. The ring size is a speed setting.
  *
  * Crash safety. A process killed at any point inside a queue call never
  * corrupts the queue nor blocks the others: at most the message it was
  * putting or getting is lost (never delivered twice, never seen half
- * written), and an out-of-line block it held may leak. Queue calls never
+ * written), and an out-of-line block or overflow chunk it held may leak. Queue calls never
  * return MP_EOWNERDEAD. */
 #ifndef MP_QUEUE_H
 #define MP_QUEUE_H
@@ -52,8 +53,8 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts);
  * seconds for room (MP_FOREVER: no limit; 0: never waits). Returns 0,
  * MP_EFULL when still full at the timeout, MP_ECLOSED once the queue is
  * closed (also when closed while waiting), MP_EMSGSIZE when the shared heap
- * cannot hold the message out of line, MP_ENOMEM when it cannot hold a
- * small message that found the ring full, MP_EINVAL for a NULL queue, NULL
+ * cannot hold the message out of line, MP_ENOMEM when it cannot hold the
+ * overflow chunk or block for a message that found the ring full, MP_EINVAL for a NULL queue, NULL
  * msg with len > 0, or a NaN timeout. On failure nothing is queued.
  * Uncontended, it makes no system call. */
 MP_EXTERN int mp_queue_put(mp_queue *q, const void *msg, size_t len, double timeout);
@@ -80,7 +81,7 @@ MP_EXTERN int mp_queue_put_nowait(mp_queue *q, const void *msg, size_t len);
 MP_EXTERN int mp_queue_get_nowait(mp_queue *q, void *buf, size_t cap, size_t *len);
 
 /* mp_queue_put_many puts n messages (msgs[i], lens[i] bytes) in order, as n
- * calls of mp_queue_put would, but taking the mutex once for a run of
+ * calls of mp_queue_put would, but taking the lock once for a run of
  * small messages, which multiplies throughput. Another producer's messages
  * may land between them. It waits up to timeout seconds in all for room.
  * *done (may be NULL) gets the number put, which are queued even when the

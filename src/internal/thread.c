@@ -10,16 +10,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static __thread pid_t tls_tid;
-static __thread unsigned tls_tid_gen;
+__thread pid_t mp__tls_tid;
+__thread unsigned mp__tls_tid_gen; /* 0 never matches: first use refreshes */
+unsigned mp__fork_gen = 1;
 static pid_t cached_pid;
-static unsigned fork_gen = 1;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 /* Runs in the child of every fork, in the forking thread. */
 static void after_fork_child(void)
 {
-    fork_gen++;
+    mp__fork_gen++;
     cached_pid = 0;
 }
 
@@ -35,18 +35,14 @@ void mp__thread_init(void)
 
 unsigned mp__fork_generation(void)
 {
-    return fork_gen;
+    return mp__fork_gen;
 }
 
-pid_t mp__tid(void)
+pid_t mp__tid_refresh(void)
 {
-    /* A thread's cached id is stale once the process forked: the child's
-     * forking thread has a new id. The generation check catches that. */
-    if (tls_tid == 0 || tls_tid_gen != fork_gen) {
-        tls_tid = (pid_t)syscall(SYS_gettid);
-        tls_tid_gen = fork_gen;
-    }
-    return tls_tid;
+    mp__tls_tid = (pid_t)syscall(SYS_gettid);
+    mp__tls_tid_gen = mp__fork_gen;
+    return mp__tls_tid;
 }
 
 pid_t mp__pid(void)

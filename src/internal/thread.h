@@ -5,9 +5,24 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* The per-thread cache behind mp__tid. Initial-exec TLS: one load from
+ * the thread pointer, no __tls_get_addr call, even in libmp.so. */
+extern __thread pid_t mp__tls_tid __attribute__((tls_model("initial-exec")));
+extern __thread unsigned mp__tls_tid_gen __attribute__((tls_model("initial-exec")));
+extern unsigned mp__fork_gen;
+pid_t mp__tid_refresh(void);
+
 /* mp__tid returns the caller's kernel thread id, cached per thread and
- * refreshed after fork (no system call on the fast path). */
-pid_t mp__tid(void);
+ * refreshed after fork (no system call, no function call on the fast path:
+ * every lock operation asks for it). */
+static inline pid_t mp__tid(void)
+{
+    /* A cached id is stale once the process forked: the child's forking
+     * thread has a new id, and the fork bumped the generation. */
+    if (__builtin_expect(mp__tls_tid_gen == mp__fork_gen, 1))
+        return mp__tls_tid;
+    return mp__tid_refresh();
+}
 
 /* mp__pid returns getpid(), cached and refreshed after fork. */
 pid_t mp__pid(void);
