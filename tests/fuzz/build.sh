@@ -23,11 +23,13 @@ mkdir -p "$out/obj"
 flags=(-g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
        -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter)
-# The library once, as objects instrumented for coverage.
+# The library once, as objects instrumented for coverage; rebuilt when the
+# source or any header is newer (headers hold inline code).
+newest_h=$( (ls -t src/internal/*.h include/*.h include/mp/*.h src/*.h 2>/dev/null || true) | head -1)
 objs=()
 for src in src/*.c src/internal/*.c; do
   obj="$out/obj/$(echo "$src" | tr / _).o"
-  if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ]; then
+  if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ]; then
     "$cc" "${flags[@]}" -c "$src" -o "$obj"
   fi
   objs+=("$obj")
