@@ -1,5 +1,5 @@
 /* fuzz_conn.c - libFuzzer target: the connection reader fed arbitrary
- * bytes by its peer. The input (after two control bytes) is written raw to
+ * bytes by its peer. The input (after three control bytes) is written raw to
  * the other end of an mp_pipe, in two parts with receives in between,
  * then the peer closes. Every receive is checked against a reference
  * parser of CPython's framing (4-byte big-endian signed length, or -1 and
@@ -27,7 +27,11 @@
         }                                                                                          \
     } while (0)
 
-#define CAP 1024 /* the fixed receive buffer: longer messages get MP_EMSGSIZE */
+/* The receive buffer: a few dozen bytes at most, chosen by the input, and
+ * allocated to its exact size, so that short inputs reach the edges and
+ * ASan sees a write one byte past it. */
+static size_t cap;
+static uint8_t *buf;
 
 /* mp_conn_recv_alloc allocates the length a header claims before the
  * payload comes (up to 2 GiB from a 4-byte header, any size from the
@@ -96,7 +100,6 @@ static void write_all(int fd, const uint8_t *p, size_t n)
 static bool receive_some(mp_conn *c, const uint8_t *data, size_t total, size_t *pos, bool eof,
                          uint8_t mode)
 {
-    static uint8_t buf[CAP];
     for (int k = 0;; k++) {
         const uint8_t *payload = NULL;
         uint64_t want = 0;
@@ -109,14 +112,14 @@ static bool receive_some(mp_conn *c, const uint8_t *data, size_t total, size_t *
         bool odd_form = known && long_form && want <= 0x7fffffff;
         size_t len = 0;
         void *m = NULL;
-        int rc = use_alloc ? mp_conn_recv_alloc(c, &m, &len, 0) : mp_conn_recv(c, buf, CAP, &len, 0);
+        int rc = use_alloc ? mp_conn_recv_alloc(c, &m, &len, 0) : mp_conn_recv(c, buf, cap, &len, 0);
         if (f == BAD) {
             CHECK(rc == -EPROTO);
             return false;
         }
         if (odd_form && rc == -EPROTO)
             return false;
-        if (f == WHOLE && (use_alloc || want <= CAP)) {
+        if (f == WHOLE && (use_alloc || want <= cap)) {
             CHECK(rc == 0);
             CHECK(len == want);
             CHECK(want == 0 || memcmp(use_alloc ? m : (void *)buf, payload, (size_t)want) == 0);
@@ -126,7 +129,7 @@ static bool receive_some(mp_conn *c, const uint8_t *data, size_t total, size_t *
             continue;
         }
         free(m);
-        if (f == WHOLE || (!use_alloc && known && want > CAP)) {
+        if (f == WHOLE || (!use_alloc && known && want > cap)) {
             /* Longer than the buffer: the length is told, the message
              * stays (or, cut by the close, the stream simply ends). */
             if (f == PARTIAL && eof && rc == MP_EEOF)
@@ -146,7 +149,7 @@ static bool receive_some(mp_conn *c, const uint8_t *data, size_t total, size_t *
         if (eof) {
             CHECK(rc == MP_EEOF);
             CHECK(mp_conn_poll(c, 0) == 1);
-            CHECK(mp_conn_recv(c, buf, CAP, &len, 0) == MP_EEOF);
+            CHECK(mp_conn_recv(c, buf, cap, &len, 0) == MP_EEOF);
         } else {
             CHECK(rc == MP_ETIMEDOUT);
         }
@@ -156,12 +159,14 @@ static bool receive_some(mp_conn *c, const uint8_t *data, size_t total, size_t *
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 2)
+    if (size < 3)
         return 0;
     bool duplex = data[0] & 1;
     uint8_t mode = data[1];
-    data += 2;
-    size -= 2;
+    cap = data[2] % 48;
+    data += 3;
+    size -= 3;
+    buf = malloc(cap > 0 ? cap : 1);
     size_t split = size == 0 ? 0 : (size_t)(data[0] * 2654435761u) % (size + 1);
 
     mp_conn *rx, *tx;
@@ -179,5 +184,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     mp_conn_free(tx);
     mp_conn_free(rx);
+    free(buf);
     return 0;
 }
