@@ -21,7 +21,7 @@ for variant in build build-asan; do
   lc=("$variant/tests/stress/mp_leakcheck")
   [ -n "$san" ] && lc+=(--no-ptrace)
   if ! timeout 300 "${lc[@]}" -- "$variant/tests/stress/chaos" --kills "$n" --seed "$seed" \
-       --time-limit 150 --quiet > "$variant/chaos.log" 2>&1; then
+       --time-limit 100 --quiet > "$variant/chaos.log" 2>&1; then
     echo "chaos ($variant) FAILED (seed $seed):" >&2
     cat "$variant/chaos.log" >&2
     status=1

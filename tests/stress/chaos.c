@@ -23,6 +23,7 @@
  * when those areas are built (see modules[] below). */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -409,10 +410,11 @@ static void reap_slot(struct slot *s, double bound, bool killed)
     if (s->proc == NULL)
         return;
     if (mp_process_join(s->proc, bound) == MP_ETIMEDOUT) {
-        chaos_fail("%s-%d: still running %.0f s after %s (deadlock?)", s->role->name, s->index,
-                   bound, killed ? "SIGKILL" : "stop");
+        chaos_fail("%s-%d: still running %s (deadlock?)", s->role->name, s->index,
+                   killed ? "after SIGKILL" : "when the stop phase ran out");
         mp_process_kill(s->proc);
         mp_process_join(s->proc, MP_FOREVER);
+        killed = true; /* its end is ours now, not its own */
     }
     int code = 0;
     mp_process_exitcode(s->proc, &code);
@@ -422,6 +424,19 @@ static void reap_slot(struct slot *s, double bound, bool killed)
         chaos_fail("%s-%d: exit code %d", s->role->name, s->index, code);
     mp_process_free(s->proc);
     s->proc = NULL;
+}
+
+/* reap_all joins every participant (only the plain ones unless drains),
+ * all within one bound: a hang costs bound seconds, not bound each. */
+static void reap_all(bool drains, double bound)
+{
+    double end = chaos_now() + bound;
+    for (int i = 0; i < nslots; i++) {
+        if (slots[i]->role->drains && !drains)
+            continue;
+        double left = end - chaos_now();
+        reap_slot(slots[i], left > 0 ? left : 0, false);
+    }
 }
 
 /* try_acquire_final checks that a lock can be taken once everything is
@@ -439,9 +454,60 @@ static int release_lock(void *l) { return mp_lock_release(l); }
 static int release_rlock(void *l) { return mp_rlock_release(l); }
 static int release_cond(void *c) { return mp_condition_release(c); }
 
+/* ---- the watchdog ---------------------------------------------------- */
+
+/* The supervisor itself may block on a wedged object (closing a queue
+ * whose lock a live, stuck process holds): a thread ends the run when its
+ * time is up, killing every participant, so a deadlock fails in bounded
+ * time instead of hanging CI. */
+static double watchdog_deadline;
+static _Atomic int watchdog_off;
+
+static void *watchdog(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&watchdog_off)) {
+        if (chaos_now() > watchdog_deadline) {
+            fprintf(stderr, "chaos: FAIL: the run did not finish within its time limit (deadlock?)\n");
+            for (int i = 0; i < nslots; i++)
+                if (slots[i]->proc != NULL && mp_process_pid(slots[i]->proc) > 0)
+                    kill(mp_process_pid(slots[i]->proc), SIGKILL);
+            fflush(NULL);
+            _exit(1);
+        }
+        usleep(100000);
+    }
+    return NULL;
+}
+
+/* check_progress fails a participant that has been alive a while without
+ * completing an operation: each operation is bounded (CHAOS_OP_BOUND), so
+ * that is a hang. Returns true when one was found. */
+static bool check_progress(double now)
+{
+    bool stalled = false;
+    for (int i = 0; i < nslots; i++) {
+        struct slot *s = slots[i];
+        uint64_t ops = atomic_load(&s->ops);
+        if (ops != s->seen_ops || s->seen_incarnation != s->incarnation) {
+            s->seen_ops = ops;
+            s->seen_incarnation = s->incarnation;
+            s->progress_at = now;
+        } else if (s->proc != NULL && now - s->progress_at > CHAOS_OP_BOUND + 5) {
+            chaos_fail("%s-%d: no operation completed in %.0f s (hung)", s->role->name, s->index,
+                       now - s->progress_at);
+            s->progress_at = now;
+            stalled = true;
+        }
+    }
+    return stalled;
+}
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: chaos [--kills N] [--seed S] [--time-limit SECONDS] [--quiet]\n");
+    fprintf(stderr, "usage: chaos [--kills N] [--seed S] [--time-limit SECONDS] [--quiet]\n"
+                    "  kills happen within 70%% of the time limit; the whole run, stop\n"
+                    "  included, must end within it (default 100 s)\n");
     exit(2);
 }
 
@@ -498,12 +564,23 @@ int main(int argc, char **argv)
     printf("participants: %d\n", nslots);
 
     double t0 = chaos_now();
-    for (int i = 0; i < nslots; i++)
+    watchdog_deadline = t0 + time_limit;
+    pthread_t wd;
+    pthread_create(&wd, NULL, watchdog, NULL);
+    for (int i = 0; i < nslots; i++) {
         start_slot(slots[i]);
+        slots[i]->progress_at = t0;
+    }
 
     uint64_t rng = seed | 1;
     long done = 0;
+    double checked = t0;
     while (done < kills && chaos_now() - t0 < time_limit * 0.7) {
+        if (chaos_now() - checked > 0.5) {
+            checked = chaos_now();
+            if (check_progress(checked))
+                break; /* a hang: stop now, the stop phase shows the rest */
+        }
         /* Let the workload run a random while: mostly short, sometimes
          * long enough for contention to build up. */
         unsigned us = chaos_rand(&rng) % 16 == 0 ? 20000 : (unsigned)(chaos_rand(&rng) % 3000);
@@ -534,13 +611,10 @@ int main(int argc, char **argv)
     /* Stop: the plain roles first, then the draining ones take what is
      * left. */
     atomic_store(&W->stop, 1);
-    for (int i = 0; i < nslots; i++)
-        if (!slots[i]->role->drains)
-            reap_slot(slots[i], CHAOS_STOP_BOUND, false);
+    reap_all(false, CHAOS_STOP_BOUND);
     atomic_store(&W->drain, 1);
     EACH_MODULE(producers_done);
-    for (int i = 0; i < nslots; i++)
-        reap_slot(slots[i], CHAOS_STOP_BOUND, false);
+    reap_all(true, CHAOS_STOP_BOUND);
 
     /* Every lock must still be acquirable. */
     try_acquire_final("lock", mp_lock_acquire(W->lock, CHAOS_OP_BOUND), release_lock, W->lock);
@@ -561,6 +635,8 @@ int main(int argc, char **argv)
     printf("total_seconds: %.1f\n", chaos_now() - t0);
     printf("operations: %" PRIu64 "\n", ops);
     EACH_MODULE(report);
+    atomic_store(&watchdog_off, 1);
+    pthread_join(wd, NULL);
     EACH_MODULE(fini);
     uint64_t failures = atomic_load(&W->failures);
     printf("failures: %" PRIu64 "\n", failures);

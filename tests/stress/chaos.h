@@ -47,6 +47,9 @@ struct slot {
     _Atomic int busy;        /* non-zero while inside a step whose loss is allowed */
     uint64_t kills;          /* times killed (supervisor only) */
     mp_process *proc;        /* the running incarnation (supervisor only) */
+    uint64_t seen_ops;       /* ops at the last progress check (supervisor only) */
+    int seen_incarnation;    /* incarnation then (supervisor only) */
+    double progress_at;      /* when ops or incarnation last changed (supervisor only) */
 };
 
 /* Data one lock guards: a + b == 0 between updates; inside = holder pid. */

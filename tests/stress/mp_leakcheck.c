@@ -254,6 +254,16 @@ static void reap_strays(double grace)
     }
 }
 
+/* Signals that end the wrapper (timeout(1), a user's ^C) go to the test
+ * first, so that it ends and its leftovers are still collected. */
+static volatile pid_t test_pid;
+
+static void forward(int sig)
+{
+    if (test_pid > 0)
+        kill(test_pid, sig);
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: mp_leakcheck [--no-ptrace] [--grace SECONDS] -- program [args...]\n");
@@ -309,6 +319,9 @@ int main(int argc, char **argv)
         return 1;
     }
     if (pid == 0) {
+        /* Should the wrapper be SIGKILLed (CTest's timeout), the test goes
+         * with it instead of running on unwatched. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (use_ptrace) {
             if (ptrace(PTRACE_TRACEME, 0, 0, 0) != 0)
                 _exit(127);
@@ -318,8 +331,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "mp_leakcheck: %s: %s\n", argv[i], strerror(errno));
         _exit(127);
     }
-    /* Signals meant for the test (CTest's timeout) go to it too. */
-    signal(SIGINT, SIG_IGN);
+    test_pid = pid;
+    struct sigaction sa = {.sa_handler = forward};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     int st;
     if (use_ptrace) {
         st = run_traced(pid, &fds_at_start);
