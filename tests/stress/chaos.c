@@ -505,9 +505,10 @@ static bool check_progress(double now)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: chaos [--kills N] [--seed S] [--time-limit SECONDS] [--quiet]\n"
+    fprintf(stderr, "usage: chaos [--kills N] [--seed S] [--time-limit SECONDS] [--slow F] [--quiet]\n"
                     "  kills happen within 70%% of the time limit; the whole run, stop\n"
-                    "  included, must end within it (default 100 s)\n");
+                    "  included, must end within it (default 100 s). --slow multiplies\n"
+                    "  the per-operation and stop bounds (under valgrind: 10)\n");
     exit(2);
 }
 
@@ -517,6 +518,7 @@ int main(int argc, char **argv)
     uint64_t seed = (uint64_t)time(NULL);
     double time_limit = 100;
     bool quiet = false;
+    double slow = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--kills") == 0 && i + 1 < argc)
             kills = strtol(argv[++i], NULL, 10);
@@ -524,6 +526,8 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--time-limit") == 0 && i + 1 < argc)
             time_limit = strtod(argv[++i], NULL);
+        else if (strcmp(argv[i], "--slow") == 0 && i + 1 < argc)
+            slow = strtod(argv[++i], NULL);
         else if (strcmp(argv[i], "--quiet") == 0)
             quiet = true;
         else
@@ -535,6 +539,7 @@ int main(int argc, char **argv)
     if (W == NULL)
         return 1;
     W->seed = seed;
+    W->slow = slow >= 1 ? slow : 1;
     W->lock = mp_lock_new();
     W->rlock = mp_rlock_new();
     W->cond = mp_condition_new(NULL);

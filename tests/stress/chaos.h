@@ -14,9 +14,9 @@
 /* Seconds any one blocking step may take before the run counts it as a
  * hang. Generous: the machine is shared and sanitizers slow things down;
  * a dead lock holder is noticed in 0.1-0.2 s. */
-#define CHAOS_OP_BOUND 10.0
-/* Seconds a participant may take to finish once told to stop. */
-#define CHAOS_STOP_BOUND 20.0
+#define CHAOS_OP_BOUND (10.0 * W->slow)
+/* Seconds participants may take to finish once told to stop. */
+#define CHAOS_STOP_BOUND (20.0 * W->slow)
 /* A condition waiter's wait timeout (seconds). */
 #define CHAOS_WAIT 1.0
 #define CHAOS_MAX_WAITERS 3
@@ -63,6 +63,7 @@ struct guarded {
 /* Everything the participants share. */
 struct world {
     uint64_t seed;
+    double slow; /* time bounds are multiplied by this (--slow, for valgrind) */
     _Atomic int stop;  /* participants leave their loop */
     _Atomic int drain; /* waiters may leave once no ticket is left */
     _Atomic uint64_t failures;
