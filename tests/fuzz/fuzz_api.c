@@ -23,7 +23,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_api: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+            fprintf(stderr, "fuzz_api: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -32,8 +32,8 @@
     do {                                                                                           \
         int got_ = (got), want_ = (want);                                                          \
         if (got_ != want_) {                                                                       \
-            fprintf(stderr, "fuzz_api: %s:%d: %s returned %s (%d), expected %s\n", __FILE__,      \
-                    __LINE__, #got, mp_err_name(got_), got_, mp_err_name(want_));                   \
+            fprintf(stderr, "fuzz_api: %s:%d: %s returned %s (%d), expected %s\n", __FILE__,       \
+                    __LINE__, #got, mp_err_name(got_), got_, mp_err_name(want_));                  \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -66,12 +66,18 @@ static size_t take_size(struct input *in)
 {
     uint8_t k = take8(in);
     switch (k % 8) {
-    case 0: return 0;
-    case 1: return SIZE_MAX;
-    case 2: return SIZE_MAX / 2 + 1;
-    case 3: return (size_t)1 << (take8(in) % 64);
-    case 4: return take64(in);
-    default: return take8(in) * (size_t)(1 + k % 37);
+    case 0:
+        return 0;
+    case 1:
+        return SIZE_MAX;
+    case 2:
+        return SIZE_MAX / 2 + 1;
+    case 3:
+        return (size_t)1 << (take8(in) % 64);
+    case 4:
+        return take64(in);
+    default:
+        return take8(in) * (size_t)(1 + k % 37);
     }
 }
 
@@ -85,9 +91,9 @@ static double take_short_timeout(struct input *in)
 /* Any timeout, for calls that cannot block: the edges included. */
 static double take_any_timeout(struct input *in)
 {
-    static const double t[] = {0.0,   -0.0,    -1.0,     1e-9,          1.0,       1e9,
-                               1e9 + 1, 1e300, DBL_MAX,  INFINITY,      -INFINITY, -DBL_MAX,
-                               4.9e-324, 1e-300, 1.5e18, 9.3e18};
+    static const double t[] = {0.0,      -0.0,   -1.0,    1e-9,     1.0,       1e9,
+                               1e9 + 1,  1e300,  DBL_MAX, INFINITY, -INFINITY, -DBL_MAX,
+                               4.9e-324, 1e-300, 1.5e18,  9.3e18};
     return t[take8(in) % (sizeof t / sizeof *t)];
 }
 
@@ -115,7 +121,7 @@ struct event_m {
 };
 struct cond_m {
     mp_condition *o;
-    int lock; /* slot of the user lock, -1 = its own rlock */
+    int lock;       /* slot of the user lock, -1 = its own rlock */
     unsigned depth; /* own rlock depth */
 };
 struct barrier_m {
@@ -139,9 +145,18 @@ static struct {
     mp_process *proc[NSLOTS];
 } M;
 
-static bool pred_true(void *arg) { return true; }
-static bool pred_false(void *arg) { return false; }
-static int target(void *arg) { return 0; }
+static bool pred_true(void *arg)
+{
+    return true;
+}
+static bool pred_false(void *arg)
+{
+    return false;
+}
+static int target(void *arg)
+{
+    return 0;
+}
 
 /* Is the condition's lock held by us? */
 static bool cond_held(const struct cond_m *c)
@@ -646,15 +661,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t op = take8(&in);
         uint8_t what = take8(&in);
         switch (op % 9) {
-        case 0: op_lock(&in, what); break;
-        case 1: op_rlock(&in, what); break;
-        case 2: op_sem(&in, what); break;
-        case 3: op_event(&in, what); break;
-        case 4: op_cond(&in, what); break;
-        case 5: op_barrier(&in, what); break;
-        case 6: op_heap(&in, what); break;
-        case 7: op_process(&in, what); break;
-        default: op_error(&in); break;
+        case 0:
+            op_lock(&in, what);
+            break;
+        case 1:
+            op_rlock(&in, what);
+            break;
+        case 2:
+            op_sem(&in, what);
+            break;
+        case 3:
+            op_event(&in, what);
+            break;
+        case 4:
+            op_cond(&in, what);
+            break;
+        case 5:
+            op_barrier(&in, what);
+            break;
+        case 6:
+            op_heap(&in, what);
+            break;
+        case 7:
+            op_process(&in, what);
+            break;
+        default:
+            op_error(&in);
+            break;
         }
     }
     cleanup();

@@ -22,7 +22,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_conn: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
+            fprintf(stderr, "fuzz_conn: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -112,7 +112,8 @@ static bool receive_some(mp_conn *c, const uint8_t *data, size_t total, size_t *
         bool odd_form = known && long_form && want <= 0x7fffffff;
         size_t len = 0;
         void *m = NULL;
-        int rc = use_alloc ? mp_conn_recv_alloc(c, &m, &len, 0) : mp_conn_recv(c, buf, cap, &len, 0);
+        int rc =
+            use_alloc ? mp_conn_recv_alloc(c, &m, &len, 0) : mp_conn_recv(c, buf, cap, &len, 0);
         if (f == BAD) {
             CHECK(rc == -EPROTO);
             return false;

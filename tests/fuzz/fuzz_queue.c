@@ -20,7 +20,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_queue: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
+            fprintf(stderr, "fuzz_queue: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -29,15 +29,15 @@
     do {                                                                                           \
         int got_ = (got), want_ = (want);                                                          \
         if (got_ != want_) {                                                                       \
-            fprintf(stderr, "fuzz_queue: %s:%d: %s returned %s, expected %s\n", __FILE__,         \
-                    __LINE__, #got, mp_err_name(got_), mp_err_name(want_));                         \
+            fprintf(stderr, "fuzz_queue: %s:%d: %s returned %s, expected %s\n", __FILE__,          \
+                    __LINE__, #got, mp_err_name(got_), mp_err_name(want_));                        \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
 
-#define MODEL_MAX 64       /* messages the model keeps at most */
-#define BIG (80 << 10)     /* a message out of line in any ring */
-#define BATCH 5
+#define MODEL_MAX 64         /* messages the model keeps at most */
+#define BIG       (80 << 10) /* a message out of line in any ring */
+#define BATCH     5
 
 struct input {
     const uint8_t *p;
@@ -58,11 +58,16 @@ static size_t take_len(struct input *in)
 {
     uint8_t k = take8(in);
     switch (k % 8) {
-    case 0: return 0;
-    case 1: return 8;
-    case 2: return (size_t)take8(in) * 16 + take8(in) % 16; /* up to ~4 KiB */
-    case 3: return k == 3 ? BIG : 250 + k % 16;
-    default: return take8(in) % 64;
+    case 0:
+        return 0;
+    case 1:
+        return 8;
+    case 2:
+        return (size_t)take8(in) * 16 + take8(in) % 16; /* up to ~4 KiB */
+    case 3:
+        return k == 3 ? BIG : 250 + k % 16;
+    default:
+        return take8(in) % 64;
     }
 }
 
@@ -165,7 +170,8 @@ static void op_put_many(struct input *in, uint8_t what)
         ptr[i] = m[i].b;
         lens[i] = m[i].len;
     }
-    size_t fit = M.maxsize == 0 ? n : (M.maxsize > (size_t)M.count ? M.maxsize - (size_t)M.count : 0);
+    size_t fit =
+        M.maxsize == 0 ? n : (M.maxsize > (size_t)M.count ? M.maxsize - (size_t)M.count : 0);
     if (fit > n)
         fit = n;
     size_t done = 12345;
@@ -189,10 +195,18 @@ static void op_get(struct input *in, uint8_t what)
 {
     size_t cap;
     switch (what % 4) {
-    case 0: cap = 0; break;
-    case 1: cap = M.count > 0 && front()->len > 0 ? front()->len - 1 : 7; break; /* one short */
-    case 2: cap = M.count > 0 ? front()->len : 16; break;                        /* exact */
-    default: cap = BIG + 64; break;
+    case 0:
+        cap = 0;
+        break;
+    case 1:
+        cap = M.count > 0 && front()->len > 0 ? front()->len - 1 : 7;
+        break; /* one short */
+    case 2:
+        cap = M.count > 0 ? front()->len : 16;
+        break; /* exact */
+    default:
+        cap = BIG + 64;
+        break;
     }
     unsigned char *buf = cap > 0 ? malloc(cap) : NULL;
 #ifndef FUZZ_QUEUE_NULL_BUF
@@ -205,8 +219,8 @@ static void op_get(struct input *in, uint8_t what)
 #endif
     size_t len = 777777;
     double t = M.count > 0 ? (what & 8 ? MP_FOREVER : 2.0) : short_timeout(in);
-    int rc = what & 4 ? mp_queue_get_nowait(M.q, buf, cap, &len)
-                      : mp_queue_get(M.q, buf, cap, &len, t);
+    int rc =
+        what & 4 ? mp_queue_get_nowait(M.q, buf, cap, &len) : mp_queue_get(M.q, buf, cap, &len, t);
     if (M.count == 0) {
         CHECK_RC(rc, M.closed ? MP_ECLOSED : MP_EEMPTY);
     } else if (front()->len > cap) {
@@ -392,18 +406,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t shape = take8(&in);
     static const size_t caps[] = {0, 256, 1024, 4096};
     M.maxsize = shape % 5; /* 0 = unbounded */
-    M.q = mp_queue_new_opts(&(mp_queue_opts){.maxsize = M.maxsize, .capacity = caps[(shape >> 3) % 4]});
+    M.q = mp_queue_new_opts(
+        &(mp_queue_opts){.maxsize = M.maxsize, .capacity = caps[(shape >> 3) % 4]});
     CHECK(M.q != NULL);
     for (int steps = 0; in.n > 0 && steps < 300; steps++) {
         uint8_t op = take8(&in), what = take8(&in);
         switch (op % 7) {
-        case 0: op_put(&in, what); break;
-        case 1: op_put_many(&in, what); break;
-        case 2: op_get(&in, what); break;
-        case 3: op_get_alloc(&in, what); break;
-        case 4: op_get_many(&in, what); break;
-        case 5: op_typed(&in, what); break;
-        default: op_state(&in, what); break;
+        case 0:
+            op_put(&in, what);
+            break;
+        case 1:
+            op_put_many(&in, what);
+            break;
+        case 2:
+            op_get(&in, what);
+            break;
+        case 3:
+            op_get_alloc(&in, what);
+            break;
+        case 4:
+            op_get_many(&in, what);
+            break;
+        case 5:
+            op_typed(&in, what);
+            break;
+        default:
+            op_state(&in, what);
+            break;
         }
     }
     /* Drain through the queue and check the rest, in order. */

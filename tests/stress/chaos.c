@@ -100,8 +100,8 @@ static void guarded_enter(struct guarded *g, int rc, const char *what)
         chaos_fail("%s: pid %d already inside on a clean acquire (mutual exclusion broken)", what,
                    (int)g->inside);
     } else if (g->a + g->b != 0) {
-        chaos_fail("%s: checksum a=%" PRIu64 " b=%" PRIu64 " broken on a clean acquire", what,
-                   g->a, g->b);
+        chaos_fail("%s: checksum a=%" PRIu64 " b=%" PRIu64 " broken on a clean acquire", what, g->a,
+                   g->b);
     }
     g->inside = getpid();
 }
@@ -239,7 +239,8 @@ static int run_waiter(struct slot *s, uint64_t *rng)
                  * while we slept must have reached us. */
                 uint64_t sent = W->notifies - before;
                 if (sent > (uint64_t)CHAOS_MAX_WAITERS + 2)
-                    chaos_fail("waiter: timed out although %" PRIu64 " notifies were sent (lost wake-up)",
+                    chaos_fail("waiter: timed out although %" PRIu64
+                               " notifies were sent (lost wake-up)",
                                sent);
                 atomic_fetch_add(&W->wait_timeouts, 1);
             } else if (rc != 0) {
@@ -299,10 +300,8 @@ static int run_heaper(struct slot *s, uint64_t *rng)
 /* ---- the roles -------------------------------------------------------- */
 
 static const struct role sync_roles[] = {
-    {"locker", 3, run_locker, false},
-    {"rlocker", 2, run_rlocker, false},
-    {"notifier", 2, run_notifier, false},
-    {"waiter", CHAOS_MAX_WAITERS, run_waiter, true},
+    {"locker", 3, run_locker, false},     {"rlocker", 2, run_rlocker, false},
+    {"notifier", 2, run_notifier, false}, {"waiter", CHAOS_MAX_WAITERS, run_waiter, true},
     {"heaper", 2, run_heaper, false},
 };
 
@@ -450,9 +449,18 @@ static void try_acquire_final(const char *what, int rc, int (*release)(void *), 
     release(obj);
 }
 
-static int release_lock(void *l) { return mp_lock_release(l); }
-static int release_rlock(void *l) { return mp_rlock_release(l); }
-static int release_cond(void *c) { return mp_condition_release(c); }
+static int release_lock(void *l)
+{
+    return mp_lock_release(l);
+}
+static int release_rlock(void *l)
+{
+    return mp_rlock_release(l);
+}
+static int release_cond(void *c)
+{
+    return mp_condition_release(c);
+}
 
 /* ---- the watchdog ---------------------------------------------------- */
 
@@ -468,7 +476,8 @@ static void *watchdog(void *arg)
     (void)arg;
     while (!atomic_load(&watchdog_off)) {
         if (chaos_now() > watchdog_deadline) {
-            fprintf(stderr, "chaos: FAIL: the run did not finish within its time limit (deadlock?)\n");
+            fprintf(stderr,
+                    "chaos: FAIL: the run did not finish within its time limit (deadlock?)\n");
             for (int i = 0; i < nslots; i++)
                 if (slots[i]->proc != NULL && mp_process_pid(slots[i]->proc) > 0)
                     kill(mp_process_pid(slots[i]->proc), SIGKILL);
@@ -505,10 +514,11 @@ static bool check_progress(double now)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: chaos [--kills N] [--seed S] [--time-limit SECONDS] [--slow F] [--quiet]\n"
-                    "  kills happen within 70%% of the time limit; the whole run, stop\n"
-                    "  included, must end within it (default 100 s). --slow multiplies\n"
-                    "  the per-operation and stop bounds (under valgrind: 10)\n");
+    fprintf(stderr,
+            "usage: chaos [--kills N] [--seed S] [--time-limit SECONDS] [--slow F] [--quiet]\n"
+            "  kills happen within 70%% of the time limit; the whole run, stop\n"
+            "  included, must end within it (default 100 s). --slow multiplies\n"
+            "  the per-operation and stop bounds (under valgrind: 10)\n");
     exit(2);
 }
 
@@ -623,10 +633,9 @@ int main(int argc, char **argv)
 
     /* Every lock must still be acquirable. */
     try_acquire_final("lock", mp_lock_acquire(W->lock, CHAOS_OP_BOUND), release_lock, W->lock);
-    try_acquire_final("rlock", mp_rlock_acquire(W->rlock, CHAOS_OP_BOUND), release_rlock,
-                      W->rlock);
-    try_acquire_final("condition lock", mp_condition_acquire(W->cond, CHAOS_OP_BOUND),
-                      release_cond, W->cond);
+    try_acquire_final("rlock", mp_rlock_acquire(W->rlock, CHAOS_OP_BOUND), release_rlock, W->rlock);
+    try_acquire_final("condition lock", mp_condition_acquire(W->cond, CHAOS_OP_BOUND), release_cond,
+                      W->cond);
     EACH_MODULE(check);
 
     uint64_t ops = 0;

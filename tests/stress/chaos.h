@@ -18,9 +18,9 @@
 /* Seconds participants may take to finish once told to stop. */
 #define CHAOS_STOP_BOUND (20.0 * W->slow)
 /* A condition waiter's wait timeout (seconds). */
-#define CHAOS_WAIT 1.0
+#define CHAOS_WAIT        1.0
 #define CHAOS_MAX_WAITERS 3
-#define CHAOS_MAX_SLOTS 64
+#define CHAOS_MAX_SLOTS   64
 
 struct slot;
 typedef int (*chaos_run_fn)(struct slot *s, uint64_t *rng);
@@ -63,7 +63,7 @@ struct guarded {
 /* Everything the participants share. */
 struct world {
     uint64_t seed;
-    double slow; /* time bounds are multiplied by this (--slow, for valgrind) */
+    double slow;       /* time bounds are multiplied by this (--slow, for valgrind) */
     _Atomic int stop;  /* participants leave their loop */
     _Atomic int drain; /* waiters may leave once no ticket is left */
     _Atomic uint64_t failures;
@@ -88,15 +88,15 @@ extern struct world *W;
  * hook may be NULL. */
 struct chaos_module {
     const char *name;
-    int (*init)(void);               /* before any participant starts */
-    const struct role *roles;        /* its participants */
+    int (*init)(void);        /* before any participant starts */
+    const struct role *roles; /* its participants */
     int nroles;
-    bool (*kill)(uint64_t *rng);     /* may kill something of its own instead; true if it did */
-    void (*killed)(struct slot *s);  /* s (any role) was just killed by the supervisor */
-    void (*producers_done)(void);    /* every plain role ended; W->drain is set */
-    void (*check)(void);             /* every participant ended: final invariants */
-    void (*report)(void);            /* print its figures ("key: value" lines) */
-    void (*fini)(void);              /* free what init made */
+    bool (*kill)(uint64_t *rng);    /* may kill something of its own instead; true if it did */
+    void (*killed)(struct slot *s); /* s (any role) was just killed by the supervisor */
+    void (*producers_done)(void);   /* every plain role ended; W->drain is set */
+    void (*check)(void);            /* every participant ended: final invariants */
+    void (*report)(void);           /* print its figures ("key: value" lines) */
+    void (*fini)(void);             /* free what init made */
 };
 
 extern const struct chaos_module chaos_queue_module;

@@ -17,17 +17,17 @@
 
 #include "chaos.h"
 
-#define MAX_ITEMS 256
-#define MAX_CHUNK 4
+#define MAX_ITEMS  256
+#define MAX_CHUNK  4
 #define TASK_FAILS 97 /* items whose argument is a multiple of this fail */
-#define TASK_CODE 42  /* with this code */
+#define TASK_CODE  42 /* with this code */
 
 struct pworld {
-    _Atomic uint64_t runs;         /* imap runs completed */
-    _Atomic uint64_t items;        /* items handed out */
-    _Atomic uint64_t worker_died;  /* items reported MP_EWORKERDIED */
-    _Atomic uint64_t task_failed;  /* items reported MP_ETASK, as meant */
-    uint64_t worker_kills;         /* workers SIGKILLed (supervisor only) */
+    _Atomic uint64_t runs;        /* imap runs completed */
+    _Atomic uint64_t items;       /* items handed out */
+    _Atomic uint64_t worker_died; /* items reported MP_EWORKERDIED */
+    _Atomic uint64_t task_failed; /* items reported MP_ETASK, as meant */
+    uint64_t worker_kills;        /* workers SIGKILLed (supervisor only) */
 };
 
 static struct pworld *P;

@@ -24,8 +24,8 @@
 #define ID_SEQS 4096       /* messages per producer id */
 #define MAX_IDS (1 << 15)  /* producer ids in all: 128 M messages */
 #define BIG_MSG (96 << 10) /* largest message: out of line in every queue */
-#define BATCH 4            /* messages per put_many / get_many */
-#define MAGIC 0x6d70712dU
+#define BATCH   4          /* messages per put_many / get_many */
+#define MAGIC   0x6d70712dU
 
 /* The head of every message; the payload follows. */
 struct msg {

@@ -190,8 +190,7 @@ static int run_traced(pid_t pid, const struct names *fds_at_start)
     int st;
     if (waitpid(pid, &st, 0) < 0 || !WIFSTOPPED(st))
         return st; /* never got to exec */
-    ptrace(PTRACE_SETOPTIONS, pid, 0,
-           PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL);
+    ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXIT | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL);
     ptrace(PTRACE_CONT, pid, 0, 0);
     for (;;) {
         if (waitpid(pid, &st, 0) < 0) {

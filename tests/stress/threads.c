@@ -97,10 +97,10 @@ static void *sem_thread(void *p)
 struct ring {
     mp_condition *c;
     uint64_t item[16];
-    int head, count;   /* guarded by c */
-    uint64_t sum_in;   /* guarded by c */
-    uint64_t sum_out;  /* guarded by c */
-    long left;         /* items still to take, guarded by c */
+    int head, count;  /* guarded by c */
+    uint64_t sum_in;  /* guarded by c */
+    uint64_t sum_out; /* guarded by c */
+    long left;        /* items still to take, guarded by c */
 };
 
 static bool has_item(void *r)
