@@ -4,6 +4,7 @@
 # -fsanitize=fuzzer,address,undefined. Self-contained: no CMake option.
 #   MP_FUZZ_DIR=dir   output folder (default: build-fuzz)
 #   CC=clang-N        the compiler (default: clang)
+#   MP_FUZZ_CFLAGS    extra flags for the targets (-DFUZZ_QUEUE_NULL_BUF)
 # Installs clang with apt-get when it is missing and we are root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,6 +50,7 @@ for target in tests/fuzz/fuzz_*.c; do
     echo "fuzz: skipping $name ($skip not there yet)" >&2
     continue
   fi
-  "$cc" "${flags[@]}" -fsanitize=fuzzer "$target" "${objs[@]}" -lpthread -lm -o "$out/$name"
+  # shellcheck disable=SC2086 # word splitting of the extra flags is meant
+  "$cc" "${flags[@]}" ${MP_FUZZ_CFLAGS:-} -fsanitize=fuzzer "$target" "${objs[@]}" -lpthread -lm -o "$out/$name"
   echo "$out/$name"
 done
