@@ -4,6 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 MP_DEMO_ONLY=1 mp_install_deps
-cmake -S . -B build -DMP_BUILD_TESTS=OFF -DMP_BUILD_BENCH=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target sing_dance >/dev/null
-exec ./build/examples/sing_dance
+cmake -S . -B build-demo -DMP_BUILD_TESTS=OFF -DMP_BUILD_BENCH=OFF >/dev/null
+cmake --build build-demo -j"$(nproc)" --target sing_dance >/dev/null
+exec ./build-demo/examples/sing_dance

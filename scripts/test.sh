@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 mp_install_deps
 build=${MP_BUILD_DIR:-build}
-cmake -S . -B "$build" -DMP_WERROR=ON ${MP_SANITIZE:+-DMP_SANITIZE=$MP_SANITIZE} >/dev/null
+cmake -S . -B "$build" -DMP_WERROR=ON -DMP_BUILD_TESTS=ON ${MP_SANITIZE:+-DMP_SANITIZE=$MP_SANITIZE} >/dev/null
 cmake --build "$build" -j"$(nproc)"
 ctest --test-dir "$build" --output-on-failure ${MP_CTEST_ARGS:-}

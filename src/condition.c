@@ -87,7 +87,9 @@ int mp_condition_wait(mp_condition *c, double timeout)
         c->own.count = 0;
     mp__lock_release(l);
 
-    uint32_t outcome = mp__waiter_sleep(me, &d);
+    /* Sliced: a notify defers our wake to its release of the lock, which
+     * a notifier killed in between never does. */
+    uint32_t outcome = mp__waiter_sleep_sliced(me, &d);
 
     /* Python re-takes the lock whatever happened, without a timeout. */
     int rc = mp__lock_hold(l);
@@ -130,8 +132,12 @@ int mp_condition_notify(mp_condition *c, int n)
         return MP_ESTATE;
     /* Exact counting relies on holding the lock: a woken waiter cannot
      * leave wait (it must re-take the lock) while we walk the list, so a
-     * waiter that looks dead to the liveness check really died waiting. */
-    mp__waitlist_wake(&c->waiters, n, NOTIFIED);
+     * waiter that looks dead to the liveness check really died waiting.
+     * Wait morphing: the wakes go out when we release the lock (any
+     * release, mp_lock_release of a lock given to mp_condition_new too),
+     * so a waiter does not wake only to find the lock still held by us
+     * and sleep again on it: one wake-up per hand-off, not two. */
+    mp__waitlist_notify(&c->waiters, n, NOTIFIED, base(c));
     return 0;
 }
 

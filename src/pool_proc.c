@@ -281,6 +281,15 @@ static void reap_workers(struct sup *sv)
     }
 }
 
+/* SIGKILL the live workers of the first n slots; the caller holds the
+ * pool lock, so no slot's pid can be forgotten and recycled meanwhile. */
+static void kill_slots(mp_pool *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (p->slots[i].pid > 0)
+            kill(p->slots[i].pid, SIGKILL);
+}
+
 static _Noreturn void sup_exit(mp_pool *p)
 {
     atomic_store(&p->sup_state, MP__SUP_EXITED);
@@ -317,9 +326,7 @@ static _Noreturn void supervisor_main(struct sup *sv)
             /* Startup failed: take down what started, report, leave. */
             mp__pool_lock(p);
             p->state = MP__POOL_TERMINATE;
-            for (int k = 0; k < i; k++)
-                if (p->slots[k].pid > 0)
-                    kill(p->slots[k].pid, SIGKILL);
+            kill_slots(p, i);
             mp__pool_unlock(p);
             for (int k = 0; k < i; k++)
                 while (waitpid(-1, NULL, 0) < 0 && errno == EINTR)
@@ -347,9 +354,7 @@ static _Noreturn void supervisor_main(struct sup *sv)
         for (int i = 0; i < n; i++)
             live += p->slots[i].pid > 0;
         if (state == MP__POOL_TERMINATE)
-            for (int i = 0; i < n; i++)
-                if (p->slots[i].pid > 0)
-                    kill(p->slots[i].pid, SIGKILL);
+            kill_slots(p, n);
         mp__pool_unlock(p);
 
         retry = false;
@@ -369,9 +374,7 @@ out_parent_gone:
     /* The creating process ended (however): the pool ends with it. */
     mp__pool_lock(p);
     p->state = MP__POOL_TERMINATE;
-    for (int i = 0; i < n; i++)
-        if (p->slots[i].pid > 0)
-            kill(p->slots[i].pid, SIGKILL);
+    kill_slots(p, n);
     mp__pool_unlock(p);
     while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
         ;

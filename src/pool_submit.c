@@ -305,15 +305,16 @@ static bool pool_running(mp_pool *p)
     return run;
 }
 
-MP_EXTERN mp_async *mp_pool_apply_async(mp_pool *p, mp_task_fn fn, const void *arg, size_t arg_size,
-                                        size_t result_size, const mp_callbacks *cb)
+/* Build a job and queue it: the end of every submission, once its
+ * arguments are checked. Returns the job, or NULL with errno set: EPIPE
+ * when the pool no longer runs, EPERM for callbacks asked for outside the
+ * pool's creator (MP_ESTATE), ENOMEM. */
+static struct mp_async *job_start(mp_pool *p, size_t hdr_size, int kind, mp_task_fn fn,
+                                  const void *args, size_t n, size_t arg_size, size_t result_size,
+                                  size_t chunksize, const mp_callbacks *cb)
 {
-    if (bad_submit(p, fn, arg, 1, arg_size, false)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    struct mp_async *j = job_new(p, sizeof(struct mp_async), MP__JOB_APPLY, fn, arg, 1, arg_size,
-                                 result_size, 1, cb);
+    struct mp_async *j =
+        job_new(p, hdr_size, kind, fn, args, n, arg_size, result_size, chunksize, cb);
     if (j == NULL)
         return NULL;
     int rc = job_submit(p, j);
@@ -322,6 +323,17 @@ MP_EXTERN mp_async *mp_pool_apply_async(mp_pool *p, mp_task_fn fn, const void *a
         return NULL;
     }
     return j;
+}
+
+MP_EXTERN mp_async *mp_pool_apply_async(mp_pool *p, mp_task_fn fn, const void *arg, size_t arg_size,
+                                        size_t result_size, const mp_callbacks *cb)
+{
+    if (bad_submit(p, fn, arg, 1, arg_size, false)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return job_start(p, sizeof(struct mp_async), MP__JOB_APPLY, fn, arg, 1, arg_size, result_size,
+                     1, cb);
 }
 
 MP_EXTERN int mp_pool_apply(mp_pool *p, mp_task_fn fn, const void *arg, size_t arg_size,
@@ -337,9 +349,12 @@ MP_EXTERN int mp_pool_apply(mp_pool *p, mp_task_fn fn, const void *arg, size_t a
     return rc;
 }
 
-MP_EXTERN mp_async *mp_pool_map_async(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
-                                      size_t arg_size, size_t result_size, size_t chunksize,
-                                      const mp_callbacks *cb)
+/* Checks and queues a map-shaped job (map_async, imap, imap_unordered):
+ * n items, refused before anything is built when the pool no longer runs.
+ * Returns it, or NULL with errno set (EINVAL, and those of job_start). */
+static struct mp_async *map_start(mp_pool *p, size_t hdr_size, int kind, mp_task_fn fn,
+                                  const void *args, size_t n, size_t arg_size, size_t result_size,
+                                  size_t chunksize, const mp_callbacks *cb)
 {
     if (bad_submit(p, fn, args, n, arg_size, true)) {
         errno = EINVAL;
@@ -349,16 +364,15 @@ MP_EXTERN mp_async *mp_pool_map_async(mp_pool *p, mp_task_fn fn, const void *arg
         errno = EPIPE;
         return NULL;
     }
-    struct mp_async *j = job_new(p, sizeof(struct mp_async), MP__JOB_MAP, fn, args, n, arg_size,
-                                 result_size, chunksize, cb);
-    if (j == NULL)
-        return NULL;
-    int rc = job_submit(p, j);
-    if (rc != 0) {
-        errno = rc == MP_ECLOSED ? EPIPE : rc == MP_ESTATE ? EPERM : -rc;
-        return NULL;
-    }
-    return j;
+    return job_start(p, hdr_size, kind, fn, args, n, arg_size, result_size, chunksize, cb);
+}
+
+MP_EXTERN mp_async *mp_pool_map_async(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
+                                      size_t arg_size, size_t result_size, size_t chunksize,
+                                      const mp_callbacks *cb)
+{
+    return map_start(p, sizeof(struct mp_async), MP__JOB_MAP, fn, args, n, arg_size, result_size,
+                     chunksize, cb);
 }
 
 MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const void *args, size_t n, size_t arg_size,
@@ -378,39 +392,18 @@ MP_EXTERN int mp_pool_map(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
     return rc;
 }
 
-static mp_imap *imap_new(mp_pool *p, int kind, mp_task_fn fn, const void *args, size_t n,
-                         size_t arg_size, size_t result_size, size_t chunksize)
-{
-    if (bad_submit(p, fn, args, n, arg_size, true)) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (!pool_running(p)) {
-        errno = EPIPE;
-        return NULL;
-    }
-    struct mp_async *j = job_new(p, sizeof(struct mp_imap), kind, fn, args, n, arg_size,
-                                 result_size, chunksize, NULL);
-    if (j == NULL)
-        return NULL;
-    int rc = job_submit(p, j);
-    if (rc != 0) {
-        errno = rc == MP_ECLOSED ? EPIPE : -rc;
-        return NULL;
-    }
-    return (mp_imap *)j;
-}
-
 MP_EXTERN mp_imap *mp_pool_imap(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
                                 size_t arg_size, size_t result_size, size_t chunksize)
 {
-    return imap_new(p, MP__JOB_IMAP, fn, args, n, arg_size, result_size, chunksize);
+    return (mp_imap *)map_start(p, sizeof(struct mp_imap), MP__JOB_IMAP, fn, args, n, arg_size,
+                                result_size, chunksize, NULL);
 }
 
 MP_EXTERN mp_imap *mp_pool_imap_unordered(mp_pool *p, mp_task_fn fn, const void *args, size_t n,
                                           size_t arg_size, size_t result_size, size_t chunksize)
 {
-    return imap_new(p, MP__JOB_IMAP_UNORDERED, fn, args, n, arg_size, result_size, chunksize);
+    return (mp_imap *)map_start(p, sizeof(struct mp_imap), MP__JOB_IMAP_UNORDERED, fn, args, n,
+                                arg_size, result_size, chunksize, NULL);
 }
 
 MP_EXTERN int mp_imap_next(mp_imap *it, void *result, size_t *index, double timeout)

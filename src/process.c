@@ -415,6 +415,18 @@ static int parent_pidfd_locked(mp_process *pp)
     return pp->reaped ? -1 : pp->pidfd;
 }
 
+/* Whether p is a child this process started (and not the caller itself):
+ * the only kind it may join or signal, as in Python. */
+static bool own_started_child(mp_process *p)
+{
+    if (p->kind != KIND_CHILD || p == current || p->creator != mp__pid())
+        return false;
+    lock();
+    bool ready = p->started && p->pid > 0;
+    unlock();
+    return ready;
+}
+
 int mp_process_join(mp_process *p, double timeout)
 {
     mp__deadline d;
@@ -427,12 +439,7 @@ int mp_process_join(mp_process *p, double timeout)
         unlock();
         return fd < -1 ? fd : fd < 0 ? 0 : mp__pidfd_wait(fd, &d);
     }
-    if (p->kind != KIND_CHILD || p == current || p->creator != mp__pid())
-        return MP_ESTATE;
-    lock();
-    bool ready = p->started && p->pid > 0;
-    unlock();
-    if (!ready)
+    if (!own_started_child(p))
         return MP_ESTATE;
     return wait_reap(p, &d);
 }
@@ -465,12 +472,7 @@ static int signal_child(mp_process *p, int sig)
 {
     if (p == NULL)
         return MP_EINVAL;
-    if (p->kind != KIND_CHILD || p == current || p->creator != mp__pid())
-        return MP_ESTATE;
-    lock();
-    bool ready = p->started && p->pid > 0;
-    unlock();
-    if (!ready)
+    if (!own_started_child(p))
         return MP_ESTATE;
     return send_signal(p, sig);
 }

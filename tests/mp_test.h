@@ -12,9 +12,12 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,6 +94,76 @@ static inline int mpt_count_zombies(void)
     }
     fclose(f);
     return n;
+}
+
+/* Wait up to `seconds` until *v reaches n (children report progress
+ * through shared atomics). True once it has, false on time out. */
+static inline bool mpt_wait_atomic(_Atomic int *v, int n, double seconds)
+{
+    double end = mpt_now() + seconds;
+    while (atomic_load(v) < n) {
+        if (mpt_now() > end)
+            return false;
+        usleep(1000);
+    }
+    return true;
+}
+
+/* Wait up to `seconds` until a child of ours is a zombie (dead, not yet
+ * reaped): the way to know a killed child is gone without reaping it. */
+static inline bool mpt_wait_zombie(double seconds)
+{
+    double end = mpt_now() + seconds;
+    while (mpt_count_zombies() < 1) {
+        if (mpt_now() > end)
+            return false;
+        usleep(1000);
+    }
+    return true;
+}
+
+/* The SIGALRM count behind mpt_alarms_*. A static inside a function, so
+ * a test file that never uses alarms gets no unused-variable warning. */
+static inline volatile sig_atomic_t *mpt__alarms(void)
+{
+    static volatile sig_atomic_t n;
+    return &n;
+}
+
+static inline void mpt__on_alarm(int sig)
+{
+    (void)sig;
+    (*mpt__alarms())++;
+}
+
+/* Send this process SIGALRM every `usec` microseconds, caught by a handler
+ * installed without SA_RESTART, so that every blocking call in between is
+ * interrupted with EINTR. Resets mpt_alarms_count() to 0. */
+static inline void mpt_alarms_start(long usec)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = mpt__on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+    *mpt__alarms() = 0;
+    struct itimerval it = {{usec / 1000000, usec % 1000000}, {usec / 1000000, usec % 1000000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Stop the alarms of mpt_alarms_start and restore SIGALRM's default. */
+static inline void mpt_alarms_stop(void)
+{
+    struct itimerval off;
+    memset(&off, 0, sizeof off);
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+}
+
+/* How many alarms arrived since the last mpt_alarms_start. */
+static inline int mpt_alarms_count(void)
+{
+    return *mpt__alarms();
 }
 
 #endif

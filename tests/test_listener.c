@@ -482,10 +482,26 @@ static void test_listener_survives_a_client_that_sends_garbage(void **state)
     mp_listener_free(l);
 }
 
+/* The listening socket of the scripted raw servers below. */
+static int g_srv;
+
+/* raw_listen opens g_srv, a plain TCP listener on a free loopback port,
+ * and writes libmp's address for it to addr. */
+static void raw_listen(char *addr, size_t size)
+{
+    g_srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(g_srv, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(g_srv, 8), 0);
+    assert_int_equal(getsockname(g_srv, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(addr, size, "tcp:127.0.0.1:%u", ntohs(sa.sin_port));
+}
+
 /* Garbage a server can send instead of its challenge: a forked raw server
  * accepts, writes the bytes, and then hangs up or waits for the client to
  * go away. */
-static int g_srv;
 static const char *g_garbage; /* NULL: say nothing */
 static size_t g_garbage_n;
 static bool g_hangup;
@@ -509,15 +525,8 @@ static int raw_server(void *arg)
 static void test_client_survives_a_server_that_sends_garbage(void **state)
 {
     (void)state;
-    g_srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(g_srv, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(g_srv, 8), 0);
-    assert_int_equal(getsockname(g_srv, (struct sockaddr *)&sa, &sl), 0);
     char addr[64];
-    snprintf(addr, sizeof addr, "tcp:127.0.0.1:%u", ntohs(sa.sin_port));
+    raw_listen(addr, sizeof addr);
     struct {
         const char *what;
         const char *bytes;
@@ -637,15 +646,8 @@ static int scripted_server(void *arg)
 static void test_client_answers_in_the_form_it_was_challenged(void **state)
 {
     (void)state;
-    g_srv = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(g_srv, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(g_srv, 8), 0);
-    assert_int_equal(getsockname(g_srv, (struct sockaddr *)&sa, &sl), 0);
     char addr[64];
-    snprintf(addr, sizeof addr, "tcp:127.0.0.1:%u", ntohs(sa.sin_port));
+    raw_listen(addr, sizeof addr);
     for (int legacy = 0; legacy < 2; legacy++) {
         bool l = legacy;
         pid_t pid = mpt_fork(scripted_server, &l);

@@ -29,6 +29,16 @@ static bool check_pattern(const unsigned char *p, size_t n, uint32_t i)
     return true;
 }
 
+/* expect_str receives a string from c within timeout and checks that it
+ * is want. */
+static void expect_str(mp_conn *c, const char *want, double timeout)
+{
+    char *s = NULL;
+    assert_int_equal(mp_conn_recv_str(c, &s, timeout), 0);
+    assert_string_equal(s, want);
+    free(s);
+}
+
 /* Write all of buf to fd with plain write(2), for hand-made frames. */
 static void raw_write(int fd, const void *buf, size_t n)
 {
@@ -91,10 +101,7 @@ static void test_pipe_duplex_carries_messages_both_ways_across_processes(void **
         assert_int_equal(len, (size_t)n);
         assert_memory_equal(buf, want, len);
     }
-    char *s = NULL;
-    assert_int_equal(mp_conn_recv_str(g_a, &s, 5), 0);
-    assert_string_equal(s, "child first");
-    free(s);
+    expect_str(g_a, "child first", 5);
     assert_int_equal(mp_conn_send_str(g_a, "parent second"), 0);
     assert_int_equal(mpt_wait(pid), 0);
     /* The child closed its end: EOF. */
@@ -364,17 +371,10 @@ static void test_pipe_eof_comes_after_every_buffered_message(void **state)
         assert_int_equal(mp_conn_send_str(b, "three"), 0);
         mp_conn_free(b);
         assert_int_equal(mp_conn_poll(a, 0), 1);
-        char *s;
-        assert_int_equal(mp_conn_recv_str(a, &s, 1), 0);
-        assert_string_equal(s, "one");
-        free(s);
-        assert_int_equal(mp_conn_recv_str(a, &s, 1), 0);
-        assert_string_equal(s, "");
-        free(s);
-        assert_int_equal(mp_conn_recv_str(a, &s, 1), 0);
-        assert_string_equal(s, "three");
-        free(s);
-        s = (char *)"untouched";
+        expect_str(a, "one", 1);
+        expect_str(a, "", 1);
+        expect_str(a, "three", 1);
+        char *s = (char *)"untouched";
         assert_int_equal(mp_conn_recv_str(a, &s, 1), MP_EEOF);
         assert_string_equal(s, "untouched");
         assert_int_equal(mp_conn_poll(a, 0), 1); /* EOF is readable */
@@ -766,12 +766,6 @@ static void test_pipe_bad_input_and_closed_connections(void **state)
     mp_conn_free(b);
 }
 
-/* A signal that interrupts a blocking receive does not end it. */
-static void on_alarm(int sig)
-{
-    (void)sig;
-}
-
 static int late_sender(void *arg)
 {
     (void)arg;
@@ -779,27 +773,27 @@ static int late_sender(void *arg)
     return mp_conn_send_str(g_b, "late") != 0;
 }
 
+/* A signal that interrupts a blocking receive does not end it. */
 static void test_pipe_recv_survives_signals(void **state)
 {
     (void)state;
-    struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
-    sigaction(SIGALRM, &sa, NULL);
     for (int duplex = 0; duplex < 2; duplex++) {
         for (int forever = 0; forever < 2; forever++) {
             assert_int_equal(mp_pipe(&g_a, &g_b, duplex), 0);
+            /* Alarms first, so they cover the whole wait for the child. */
+            mpt_alarms_start(50000);
             pid_t pid = mpt_fork(late_sender, NULL);
-            ualarm(100000, 50000);
             char buf[8];
             size_t len;
             assert_int_equal(mp_conn_recv(g_a, buf, sizeof buf, &len, forever ? MP_FOREVER : 5), 0);
-            ualarm(0, 0);
+            mpt_alarms_stop();
             assert_int_equal(len, 4);
+            assert_true(mpt_alarms_count() >= 2); /* the child sends after 300 ms */
             assert_int_equal(mpt_wait(pid), 0);
             mp_conn_free(g_a);
             mp_conn_free(g_b);
         }
     }
-    signal(SIGALRM, SIG_DFL);
 }
 
 int main(void)

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdatomic.h>
-#include <sys/time.h>
 
 #define ROUNDS 5
 
@@ -166,18 +165,6 @@ static void test_barrier_abort_and_reset_break_waiters(void **state)
     free_shared(s);
 }
 
-/* wait_zombie waits (up to 10 s) until a child of ours is a zombie. */
-static bool wait_zombie(void)
-{
-    double end = mpt_now() + 10;
-    while (mpt_count_zombies() < 1)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
-    return true;
-}
-
 /* Waits once; exit status = the index, 100 on error. */
 static int once_party(void *arg)
 {
@@ -194,7 +181,7 @@ static void test_barrier_killed_party_counts_as_arrived(void **state)
     pid_t doomed = mpt_fork(once_party, s);
     wait_waiting(s, 1);
     kill(doomed, SIGKILL);
-    assert_true(wait_zombie());
+    assert_true(mpt_wait_zombie(10));
     pid_t pid = mpt_fork(once_party, s);
     wait_waiting(s, 2);
     int mine = mp_barrier_wait(s->b, 5);
@@ -206,34 +193,18 @@ static void test_barrier_killed_party_counts_as_arrived(void **state)
     free_shared(s);
 }
 
-static volatile sig_atomic_t alarms;
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    alarms++;
-}
-
 static void test_barrier_timeout_survives_signals(void **state)
 {
     (void)state;
     struct shared *s = new_shared(2);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
-    struct itimerval it = {{0, 50000}, {0, 50000}}, off;
-    memset(&off, 0, sizeof off);
-    setitimer(ITIMER_REAL, &it, NULL);
+    mpt_alarms_start(50000);
     double t0 = mpt_now();
     int rc = mp_barrier_wait(s->b, 0.5);
     double el = mpt_now() - t0;
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_DFL);
+    mpt_alarms_stop();
     assert_int_equal(rc, MP_EBROKEN);
     assert_true(el >= 0.49 && el < 1.0);
-    assert_true(alarms >= 5);
+    assert_true(mpt_alarms_count() >= 5);
     free_shared(s);
 }
 

@@ -6,7 +6,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/time.h>
 
 struct shared {
     mp_condition *c;
@@ -14,6 +13,7 @@ struct shared {
     _Atomic int woke;    /* waiters that returned 0 from wait */
     _Atomic int timed;   /* waiters that returned MP_ETIMEDOUT */
     int value;           /* the state guarded by the lock */
+    mp_lock *lock;       /* the condition's plain lock, where a test needs it */
 };
 
 static struct shared *new_shared(mp_lock *lock)
@@ -31,39 +31,15 @@ static void free_shared(struct shared *s)
     mp_shared_free(s);
 }
 
-/* wait_for_count polls a counter until it reaches n; false after 10 s. */
-static bool wait_for_count(_Atomic int *v, int n)
-{
-    double end = mpt_now() + 10;
-    while (atomic_load(v) < n)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
-    return true;
-}
-
-/* waiting_queued tells (under the lock) whether n waiters are queued:
+/* wait_queued tells (under the lock) whether n waiters are queued:
  * each counts itself with the lock held, just before wait queues it. */
 static bool wait_queued(struct shared *s, int n)
 {
-    if (!wait_for_count(&s->waiting, n))
+    if (!mpt_wait_atomic(&s->waiting, n, 10))
         return false;
     /* Once we get the lock, the last of them has released it in wait. */
     mp_condition_acquire(s->c, MP_FOREVER);
     mp_condition_release(s->c);
-    return true;
-}
-
-/* wait_zombie waits (up to 10 s) until a child of ours is a zombie. */
-static bool wait_zombie(void)
-{
-    double end = mpt_now() + 10;
-    while (mpt_count_zombies() < 1)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
     return true;
 }
 
@@ -129,7 +105,7 @@ static int hold_until_told(void *arg)
     if (mp_condition_acquire(s->c, 5) != 0)
         return 1;
     atomic_store(&s->waiting, 1);
-    return wait_for_count(&s->woke, 1) ? 0 : 9;
+    return mpt_wait_atomic(&s->woke, 1, 10) ? 0 : 9;
 }
 
 static void test_condition_held_by_another_process_is_not_ours(void **state)
@@ -138,7 +114,7 @@ static void test_condition_held_by_another_process_is_not_ours(void **state)
     mp_lock *l = mp_lock_new();
     struct shared *s = new_shared(l);
     pid_t pid = mpt_fork(hold_until_told, s);
-    assert_true(wait_for_count(&s->waiting, 1));
+    assert_true(mpt_wait_atomic(&s->waiting, 1, 10));
     assert_int_equal(mp_condition_wait(s->c, 0), MP_ESTATE);
     assert_int_equal(mp_condition_notify(s->c, 1), MP_ESTATE);
     atomic_store(&s->woke, 1);
@@ -161,7 +137,7 @@ static void test_condition_notify_wakes_exactly_n(void **state)
     assert_int_equal(mp_condition_acquire(s->c, 1), 0);
     assert_int_equal(mp_condition_notify(s->c, 2), 0);
     assert_int_equal(mp_condition_release(s->c), 0);
-    assert_true(wait_for_count(&s->woke, 2));
+    assert_true(mpt_wait_atomic(&s->woke, 2, 10));
     usleep(500000);
     assert_int_equal(atomic_load(&s->woke), 2); /* and no more than 2 */
 
@@ -187,7 +163,7 @@ static void test_condition_killed_waiter_swallows_no_notify(void **state)
     pid_t live[2] = {mpt_fork(waiter_child, s), 0};
     assert_true(wait_queued(s, 2));
     kill(doomed, SIGKILL);
-    assert_true(wait_zombie()); /* dead, not reaped */
+    assert_true(mpt_wait_zombie(10)); /* dead, not reaped */
 
     assert_int_equal(mp_condition_acquire(s->c, 1), 0);
     assert_int_equal(mp_condition_notify(s->c, 1), 0);
@@ -361,7 +337,7 @@ static void test_condition_between_threads(void **state)
     mp_condition_acquire(s->c, 1);
     mp_condition_notify(s->c, 1);
     mp_condition_release(s->c);
-    assert_true(wait_for_count(&s->woke, 1));
+    assert_true(mpt_wait_atomic(&s->woke, 1, 10));
     usleep(200000);
     assert_int_equal(atomic_load(&s->woke), 1);
     mp_condition_acquire(s->c, 1);
@@ -376,36 +352,200 @@ static void test_condition_between_threads(void **state)
     mp_lock_free(l);
 }
 
-static volatile sig_atomic_t alarms;
+/* A notify's wake goes out with the notifier's release, whichever call
+ * releases: each side of a ping-pong flips the turn, notifies and lets go
+ * with mp_lock_release (a plain lock) or mp_condition_release (the own
+ * RLock, two levels deep). Were a wake left to the waiter's periodic
+ * re-check (0.1 s), 60 hand-offs would take 6 s. */
+struct pingpong {
+    mp_condition *c;
+    mp_lock *lock;   /* the condition's lock, or NULL for its own */
+    _Atomic int turn; /* whose move: 0 parent, 1 child; under the lock */
+    _Atomic int waits; /* hand-offs where the receiver was asleep in wait */
+};
 
-static void on_alarm(int sig)
+enum { HANDOFFS = 60 };
+
+static int pingpong_side(struct pingpong *p, int me)
 {
-    (void)sig;
-    alarms++;
+    for (int i = 0; i < HANDOFFS / 2; i++) {
+        if (mp_condition_acquire(p->c, 5) != 0)
+            return 1;
+        if (p->lock == NULL && mp_condition_acquire(p->c, 5) != 0)
+            return 1;
+        while (atomic_load(&p->turn) != me) {
+            atomic_fetch_add(&p->waits, 1);
+            if (mp_condition_wait(p->c, 5) != 0)
+                return 2;
+        }
+        atomic_store(&p->turn, !me);
+        if (mp_condition_notify(p->c, 1) != 0)
+            return 3;
+        if (p->lock != NULL) {
+            if (mp_lock_release(p->lock) != 0)
+                return 4;
+        } else if (mp_condition_release(p->c) != 0 || mp_condition_release(p->c) != 0) {
+            return 4;
+        }
+    }
+    return 0;
+}
+
+static int pingpong_child(void *arg)
+{
+    return pingpong_side(arg, 1);
+}
+
+static void test_condition_wake_goes_out_with_any_release(void **state)
+{
+    (void)state;
+    for (int own = 0; own < 2; own++) {
+        struct pingpong *p = mp_shared_calloc(1, sizeof *p);
+        assert_non_null(p);
+        p->lock = own ? NULL : mp_lock_new();
+        p->c = mp_condition_new(p->lock);
+        assert_non_null(p->c);
+        double t0 = mpt_now();
+        pid_t pid = mpt_fork(pingpong_child, p);
+        assert_int_equal(pingpong_side(p, 0), 0);
+        assert_int_equal(mpt_wait(pid), 0);
+        double el = mpt_now() - t0;
+        assert_true(atomic_load(&p->waits) > 0);
+        assert_true(el < 3.0);
+        mp_condition_free(p->c);
+        mp_lock_free(p->lock);
+        mp_shared_free(p);
+    }
+}
+
+/* A notifier that holds on to the lock: the waiter returns (notified)
+ * only once the lock is released, however long that takes. */
+static void test_condition_notified_waiter_waits_for_the_release(void **state)
+{
+    (void)state;
+    struct shared *s = new_shared(NULL);
+    pid_t pid = mpt_fork(waiter_child, s);
+    assert_true(wait_queued(s, 1));
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify(s->c, 1), 0);
+    usleep(300000); /* longer than a waiter's sleep slice */
+    assert_int_equal(atomic_load(&s->woke), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    double t0 = mpt_now();
+    assert_int_equal(mpt_wait(pid), 0);
+    assert_true(mpt_now() - t0 < 1.0);
+    assert_int_equal(atomic_load(&s->woke), 1);
+    free_shared(s);
+}
+
+/* Notifies and dies before releasing the lock. */
+static int notify_and_die_child(void *arg)
+{
+    struct shared *s = arg;
+    if (mp_condition_acquire(s->c, 5) != 0)
+        return 1;
+    mp_condition_notify(s->c, 1);
+    raise(SIGKILL);
+    return 2;
+}
+
+/* A notifier killed between its notify and its release never sends the
+ * wake it deferred to the release: the waiter still wakes, takes the dead
+ * holder's lock back and says so, within the 0.2 s of the death rule. */
+static void test_condition_notifier_killed_before_release(void **state)
+{
+    (void)state;
+    mp_lock *l = mp_lock_new();
+    for (int own = 0; own < 2; own++) {
+        struct shared *s = new_shared(own ? NULL : l);
+        assert_int_equal(mp_condition_acquire(s->c, 0), 0);
+        pid_t pid = mpt_fork(notify_and_die_child, s);
+        double t0 = mpt_now();
+        assert_int_equal(mp_condition_wait(s->c, 10), MP_EOWNERDEAD);
+        assert_true(mpt_now() - t0 < 1.5);
+        assert_int_equal(mpt_wait(pid), 128 + SIGKILL);
+        assert_int_equal(mp_condition_release(s->c), 0);
+        free_shared(s);
+    }
+    mp_lock_free(l);
+}
+
+/* Releases the condition's plain lock, which the parent holds, once told
+ * (Python lets any process release a Lock). Started before the parent's
+ * notify, so it knows nothing of it. */
+static int release_child(void *arg)
+{
+    struct shared *s = arg;
+    if (!mpt_wait_atomic(&s->timed, 1, 10))
+        return 9;
+    return mp_lock_release(s->lock) == 0 ? 0 : 1;
+}
+
+/* The notifier leaves the release of its plain lock to another process:
+ * the notified waiter is not lost, and wakes promptly. */
+static void test_condition_lock_released_by_another_process(void **state)
+{
+    (void)state;
+    mp_lock *l = mp_lock_new();
+    struct shared *s = new_shared(l);
+    s->lock = l;
+    pid_t waiter = mpt_fork(waiter_child, s);
+    pid_t releaser = mpt_fork(release_child, s);
+    assert_true(wait_queued(s, 1));
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify(s->c, 1), 0);
+    double t0 = mpt_now();
+    atomic_store(&s->timed, 1); /* the releaser's cue */
+    assert_int_equal(mpt_wait(releaser), 0);
+    assert_int_equal(mpt_wait(waiter), 0);
+    assert_true(mpt_now() - t0 < 1.5);
+    assert_int_equal(atomic_load(&s->woke), 1);
+    /* Our own next release (the deferred wake is still ours to send, now
+     * spurious) disturbs nobody. */
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    free_shared(s);
+    mp_lock_free(l);
+}
+
+/* notify_all wakes every waiter, more than a thread keeps deferred. */
+static void test_condition_notify_all_wakes_many_threads(void **state)
+{
+    (void)state;
+    enum { N = 80 };
+    struct shared *s = new_shared(NULL);
+    pthread_t t[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, waiter_thread, s), 0);
+    assert_true(wait_queued(s, N));
+    assert_int_equal(mp_condition_acquire(s->c, 1), 0);
+    assert_int_equal(mp_condition_notify_all(s->c), 0);
+    assert_int_equal(mp_condition_release(s->c), 0);
+    double t0 = mpt_now();
+    for (int i = 0; i < N; i++) {
+        void *rc;
+        pthread_join(t[i], &rc);
+        assert_int_equal((intptr_t)rc, 0);
+    }
+    assert_true(mpt_now() - t0 < 3.0);
+    assert_int_equal(atomic_load(&s->woke), N);
+    free_shared(s);
 }
 
 static void test_condition_wait_survives_signals(void **state)
 {
     (void)state;
     struct shared *s = new_shared(NULL);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL); /* no SA_RESTART */
-    struct itimerval it = {{0, 50000}, {0, 50000}}, off;
-    memset(&off, 0, sizeof off);
-    setitimer(ITIMER_REAL, &it, NULL);
+    mpt_alarms_start(50000);
 
     mp_condition_acquire(s->c, 0);
     double t0 = mpt_now();
     int rc = mp_condition_wait(s->c, 0.5);
     double el = mpt_now() - t0;
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_DFL);
+    mpt_alarms_stop();
     assert_int_equal(rc, MP_ETIMEDOUT);
     assert_true(el >= 0.49 && el < 1.0);
-    assert_true(alarms >= 5);
+    assert_true(mpt_alarms_count() >= 5);
     assert_int_equal(mp_condition_release(s->c), 0);
     free_shared(s);
 }
@@ -423,6 +563,11 @@ int main(void)
         cmocka_unit_test(test_condition_wait_takes_lock_back_from_dead_holder),
         cmocka_unit_test(test_condition_between_threads),
         cmocka_unit_test(test_condition_wait_survives_signals),
+        cmocka_unit_test(test_condition_wake_goes_out_with_any_release),
+        cmocka_unit_test(test_condition_notified_waiter_waits_for_the_release),
+        cmocka_unit_test(test_condition_notifier_killed_before_release),
+        cmocka_unit_test(test_condition_lock_released_by_another_process),
+        cmocka_unit_test(test_condition_notify_all_wakes_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/time.h>
 
 /* State the tests share with their children, in the shared heap. */
 struct shared {
@@ -23,31 +22,6 @@ static struct shared *new_shared(void)
     struct shared *s = mp_shared_calloc(1, sizeof *s);
     assert_non_null(s);
     return s;
-}
-
-/* wait_ready polls s->ready until it reaches n (children report progress
- * through it); false after 10 s. */
-static bool wait_ready(struct shared *s, int n)
-{
-    double end = mpt_now() + 10;
-    while (atomic_load(&s->ready) < n)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
-    return true;
-}
-
-/* wait_zombie waits (up to 10 s) until a child of ours is a zombie. */
-static bool wait_zombie(void)
-{
-    double end = mpt_now() + 10;
-    while (mpt_count_zombies() < 1)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
-    return true;
 }
 
 static void test_lock_bad_input(void **state)
@@ -111,19 +85,14 @@ static int hold_child(void *arg)
     struct shared *s = arg;
     if (s->lock != NULL && mp_lock_acquire(s->lock, 5) != 0)
         return 1;
-    if (s->rlock != NULL && (mp_rlock_acquire(s->rlock, 5) != 0 || mp_rlock_acquire(s->rlock, 5) != 0))
+    if (s->rlock != NULL &&
+        (mp_rlock_acquire(s->rlock, 5) != 0 || mp_rlock_acquire(s->rlock, 5) != 0))
         return 1;
     if (s->cond != NULL && mp_condition_acquire(s->cond, 5) != 0)
         return 1;
     atomic_store(&s->ready, 1);
     /* Bounded, so that a failed test never leaves us behind. */
-    double end = mpt_now() + 20;
-    while (atomic_load(&s->ready) != 2)
-        if (mpt_now() > end)
-            return 9;
-        else
-            usleep(1000);
-    return 0;
+    return mpt_wait_atomic(&s->ready, 2, 20) ? 0 : 9;
 }
 
 static void test_lock_acquire_times_out_on_time(void **state)
@@ -132,7 +101,7 @@ static void test_lock_acquire_times_out_on_time(void **state)
     struct shared *s = new_shared();
     s->lock = mp_lock_new();
     pid_t pid = mpt_fork(hold_child, s);
-    assert_true(wait_ready(s, 1));
+    assert_true(mpt_wait_atomic(&s->ready, 1, 10));
 
     double t0 = mpt_now();
     assert_int_equal(mp_lock_acquire(s->lock, 0), MP_ETIMEDOUT);
@@ -167,7 +136,7 @@ static void test_lock_released_by_another_process(void **state)
     usleep(100000);
     assert_int_equal(atomic_load(&s->ready), 0); /* the child waits for us */
     assert_int_equal(mp_lock_release(s->lock), 0);
-    assert_true(wait_ready(s, 1));               /* now the child holds it */
+    assert_true(mpt_wait_atomic(&s->ready, 1, 10)); /* now the child holds it */
     assert_int_equal(mp_lock_acquire(s->lock, 0), MP_ETIMEDOUT);
     assert_int_equal(mp_lock_release(s->lock), 0); /* the child's hold, released by us */
     assert_int_equal(mp_lock_acquire(s->lock, 0), 0);
@@ -204,7 +173,7 @@ static void test_lock_released_by_another_thread(void **state)
 static pid_t kill_holder(struct shared *s)
 {
     pid_t pid = mpt_fork(hold_child, s);
-    assert_true(wait_ready(s, 1));
+    assert_true(mpt_wait_atomic(&s->ready, 1, 10));
     kill(pid, SIGKILL);
     return pid;
 }
@@ -229,7 +198,7 @@ static void test_lock_dead_holder_gives_ownerdead(void **state)
     /* A try-acquire recovers too, and so does a plain release. */
     atomic_store(&s->ready, 0);
     pid = kill_holder(s);
-    assert_true(wait_zombie());
+    assert_true(mpt_wait_zombie(10));
     assert_int_equal(mp_lock_acquire(s->lock, 0), MP_EOWNERDEAD);
     assert_int_equal(mp_lock_release(s->lock), 0);
     assert_int_equal(mpt_wait(pid), 128 + SIGKILL);
@@ -389,35 +358,6 @@ static void test_lock_made_after_fork_reaches_child(void **state)
     mp_shared_free(s);
 }
 
-static volatile sig_atomic_t alarms;
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    alarms++;
-}
-
-/* Signals every 50 ms, with no SA_RESTART: every sleep gets EINTR. */
-static void start_alarms(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-    alarms = 0;
-    struct itimerval it = {{0, 50000}, {0, 50000}};
-    setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static void stop_alarms(void)
-{
-    struct itimerval off;
-    memset(&off, 0, sizeof off);
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_DFL);
-}
-
 static void test_lock_timeouts_survive_signals(void **state)
 {
     (void)state;
@@ -427,9 +367,9 @@ static void test_lock_timeouts_survive_signals(void **state)
     struct shared *s = new_shared();
     s->rlock = r;
     pid_t pid = mpt_fork(hold_child, s);
-    assert_true(wait_ready(s, 1));
+    assert_true(mpt_wait_atomic(&s->ready, 1, 10));
 
-    start_alarms();
+    mpt_alarms_start(50000);
     double t0 = mpt_now();
     assert_int_equal(mp_lock_acquire(l, 0.5), MP_ETIMEDOUT); /* not recursive */
     double el = mpt_now() - t0;
@@ -437,9 +377,9 @@ static void test_lock_timeouts_survive_signals(void **state)
     t0 = mpt_now();
     assert_int_equal(mp_rlock_acquire(r, 0.5), MP_ETIMEDOUT);
     el = mpt_now() - t0;
-    stop_alarms();
+    mpt_alarms_stop();
     assert_true(el >= 0.49 && el < 1.0);
-    assert_true(alarms >= 5);
+    assert_true(mpt_alarms_count() >= 5);
 
     atomic_store(&s->ready, 2);
     assert_int_equal(mpt_wait(pid), 0);

@@ -8,7 +8,6 @@
 #include <math.h>
 #include <semaphore.h>
 #include <stdatomic.h>
-#include <sys/time.h>
 
 static void test_semaphore_bad_input(void **state)
 {
@@ -67,35 +66,6 @@ static void test_bounded_semaphore_refuses_over_release(void **state)
     mp_semaphore_free(s);
 }
 
-static volatile sig_atomic_t alarms;
-
-static void on_alarm(int sig)
-{
-    (void)sig;
-    alarms++;
-}
-
-/* Signals every 50 ms, with no SA_RESTART: every sleep gets EINTR. */
-static void start_alarms(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
-    alarms = 0;
-    struct itimerval it = {{0, 50000}, {0, 50000}};
-    setitimer(ITIMER_REAL, &it, NULL);
-}
-
-static void stop_alarms(void)
-{
-    struct itimerval off;
-    memset(&off, 0, sizeof off);
-    setitimer(ITIMER_REAL, &off, NULL);
-    signal(SIGALRM, SIG_DFL);
-}
-
 static void test_semaphore_acquire_times_out_on_time(void **state)
 {
     (void)state;
@@ -105,13 +75,13 @@ static void test_semaphore_acquire_times_out_on_time(void **state)
     double el = mpt_now() - t0;
     assert_true(el >= 0.29 && el < 0.8);
 
-    start_alarms();
+    mpt_alarms_start(50000);
     t0 = mpt_now();
     assert_int_equal(mp_semaphore_acquire(s, 0.5), MP_ETIMEDOUT);
     el = mpt_now() - t0;
-    stop_alarms();
+    mpt_alarms_stop();
     assert_true(el >= 0.49 && el < 1.0);
-    assert_true(alarms >= 5);
+    assert_true(mpt_alarms_count() >= 5);
     assert_int_equal(mp_semaphore_get_value(s), 0);
     mp_semaphore_free(s);
 }
@@ -220,11 +190,11 @@ static void test_event_set_clear_wait(void **state)
     assert_false(mp_event_is_set(e));
     assert_int_equal(mp_event_wait(e, 0), MP_ETIMEDOUT);
 
-    start_alarms();
+    mpt_alarms_start(50000);
     t0 = mpt_now();
     assert_int_equal(mp_event_wait(e, 0.5), MP_ETIMEDOUT);
     el = mpt_now() - t0;
-    stop_alarms();
+    mpt_alarms_stop();
     assert_true(el >= 0.49 && el < 1.0);
     mp_event_free(e);
 }
@@ -234,18 +204,6 @@ struct ev {
     _Atomic int waiting;
     _Atomic int woke;
 };
-
-/* wait_count polls a counter until it reaches n; false after 10 s. */
-static bool wait_count(_Atomic int *v, int n)
-{
-    double end = mpt_now() + 10;
-    while (atomic_load(v) < n)
-        if (mpt_now() > end)
-            return false;
-        else
-            usleep(1000);
-    return true;
-}
 
 static int event_child(void *arg)
 {
@@ -264,7 +222,7 @@ static void test_event_set_wakes_waiters_in_other_processes(void **state)
     pid_t pids[3];
     for (int i = 0; i < 3; i++)
         pids[i] = mpt_fork(event_child, v);
-    assert_true(wait_count(&v->waiting, 3));
+    assert_true(mpt_wait_atomic(&v->waiting, 3, 10));
     usleep(100000);
     assert_int_equal(atomic_load(&v->woke), 0);
     double t0 = mpt_now();
@@ -284,7 +242,7 @@ static void test_event_wait_sees_a_set_undone_by_clear(void **state)
     struct ev *v = mp_shared_calloc(1, sizeof *v);
     v->e = mp_event_new();
     pid_t pid = mpt_fork(event_child, v);
-    assert_true(wait_count(&v->waiting, 1));
+    assert_true(mpt_wait_atomic(&v->waiting, 1, 10));
     usleep(100000);
     mp_event_set(v->e);
     mp_event_clear(v->e);

@@ -82,9 +82,40 @@ int mp__lock_acquire_slow(mp__lock *l, const mp__deadline *d)
     }
 }
 
-void mp__lock_wake(mp__lock *l)
+/* The wakes this thread deferred to its next release. Thread-local: the
+ * thread that notified is the one that releases, in the common case; the
+ * others are covered by the sleepers' slices (see lock.h). Beyond
+ * DEFER_MAX a wake is sent at once: correct, merely less smooth. A forked
+ * child inherits its parent thread's list: sent again, they are spurious
+ * wake-ups, harmless. */
+#define DEFER_MAX 64
+static __thread uint32_t n_deferred;
+static __thread _Atomic uint32_t *deferred[DEFER_MAX];
+
+void mp__lock_defer_wake(mp__lock *l, _Atomic uint32_t *addr)
 {
-    mp__futex_wake(&l->word, 1);
+    if (n_deferred == DEFER_MAX) {
+        mp__futex_wake(addr, 1);
+        return;
+    }
+    deferred[n_deferred++] = addr;
+    /* Only the holder sets this bit, so a load avoids a needless atomic
+     * write when it is already there. */
+    if (!(atomic_load_explicit(&l->word, memory_order_relaxed) & MP__LOCK_WAKES))
+        atomic_fetch_or_explicit(&l->word, MP__LOCK_WAKES, memory_order_relaxed);
+}
+
+/* The lock is free already: whoever we wake finds it so. */
+void mp__lock_release_slow(mp__lock *l, uint32_t old)
+{
+    if (old & MP__LOCK_WAITERS)
+        mp__futex_wake(&l->word, 1);
+    if (old & MP__LOCK_WAKES) {
+        uint32_t n = n_deferred;
+        n_deferred = 0;
+        for (uint32_t i = 0; i < n; i++)
+            mp__futex_wake(deferred[i], 1);
+    }
 }
 
 int mp__lock_hold(mp__lock *l)

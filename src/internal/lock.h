@@ -30,9 +30,12 @@
 #include "thread.h"
 
 /* The word: 0 = unlocked, else owner tid | MP__LOCK_WAITERS when a waiter
- * may sleep on it. A tid is below pid_max <= 2^22, so bit 31 is free. */
+ * may sleep on it | MP__LOCK_WAKES when the holder deferred wake-ups to
+ * its release (mp__lock_defer_wake). A tid is below pid_max <= 2^22, so
+ * bits 30 and 31 are free. */
 #define MP__LOCK_WAITERS 0x80000000u
-#define MP__LOCK_TID     0x7fffffffu
+#define MP__LOCK_WAKES   0x40000000u
+#define MP__LOCK_TID     0x3fffffffu
 
 /* Seconds a contended waiter sleeps before it checks the owner's liveness. */
 #define MP__LOCK_SLICE 0.1
@@ -67,11 +70,12 @@ static inline int mp__lock_acquire(mp__lock *l, const mp__deadline *d)
     return mp__lock_acquire_slow(l, d);
 }
 
-void mp__lock_wake(mp__lock *l);
+void mp__lock_release_slow(mp__lock *l, uint32_t old);
 
-/* mp__lock_release unlocks, whoever holds it: one exchange, and a futex
- * wake only when a waiter announced itself. Returns 0, or MP_EVALUE when
- * the lock was not held (then nothing changed). */
+/* mp__lock_release unlocks, whoever holds it: one exchange, and futex
+ * wakes only when a waiter announced itself or the holder deferred some
+ * (mp__lock_defer_wake). Returns 0, or MP_EVALUE when the lock was not
+ * held (then nothing changed). */
 static inline int mp__lock_release(mp__lock *l)
 {
     /* A load first, so that releasing a free lock does not write (and
@@ -81,10 +85,24 @@ static inline int mp__lock_release(mp__lock *l)
     uint32_t old = atomic_exchange_explicit(&l->word, 0, memory_order_release);
     if (old == 0)
         return MP_EVALUE; /* another releaser won the race */
-    if (old & MP__LOCK_WAITERS)
-        mp__lock_wake(l);
+    if (old & (MP__LOCK_WAITERS | MP__LOCK_WAKES))
+        mp__lock_release_slow(l, old);
     return 0;
 }
+
+/* mp__lock_defer_wake puts off a futex wake of addr (one waiter) until
+ * the calling thread next releases a lock: l, which it must hold, or any
+ * other one that carries deferred wakes. A condition uses it so that the
+ * waiter it notifies wakes to a free lock, instead of waking, finding the
+ * lock still held by the notifier and sleeping again on the lock.
+ *
+ * The wakes are kept per thread, so a release of l by another thread or
+ * process does not send them, nor does a holder that dies before its
+ * release: whoever sleeps on addr must wake now and then by itself and
+ * re-check (a waiter sleeps in slices of MP__LOCK_SLICE). Sending a
+ * deferred wake late, after the word at addr was reused, costs at most a
+ * spurious wake-up, which every futex sleeper tolerates. */
+void mp__lock_defer_wake(mp__lock *l, _Atomic uint32_t *addr);
 
 /* mp__lock_owner returns the owner's tid, 0 when free. */
 static inline pid_t mp__lock_owner(const mp__lock *l)

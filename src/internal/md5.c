@@ -1,8 +1,6 @@
 /* md5.c - MD5 message digest, written from RFC 1321. */
 #include "md5.h"
 
-#include <string.h>
-
 /* T[i] = floor(2^32 * |sin(i + 1)|), the RFC's table (generated, then
  * checked by the RFC's test suite in tests/test_hash.c). */
 static const uint32_t T[64] = {
@@ -26,7 +24,7 @@ static uint32_t rol(uint32_t x, unsigned n)
 }
 
 /* Process one 64-byte block: four rounds of sixteen steps. */
-static void md5_block(uint32_t h[4], const unsigned char *p)
+static void md5_block(uint32_t *h, const unsigned char *p)
 {
     uint32_t x[16];
     for (int i = 0; i < 16; i++)
@@ -72,42 +70,18 @@ void mp__md5_init(mp__md5_ctx *c)
     c->h[1] = 0xefcdab89;
     c->h[2] = 0x98badcfe;
     c->h[3] = 0x10325476;
-    c->len = 0;
+    c->buf.len = 0;
 }
 
 void mp__md5_update(mp__md5_ctx *c, const void *data, size_t n)
 {
-    const unsigned char *p = data;
-    if (n == 0)
-        return;
-    size_t used = (size_t)(c->len % MP__MD5_BLOCK);
-    c->len += n;
-    if (used > 0) {
-        size_t take = MP__MD5_BLOCK - used < n ? MP__MD5_BLOCK - used : n;
-        memcpy(c->buf + used, p, take);
-        p += take;
-        n -= take;
-        if (used + take < MP__MD5_BLOCK)
-            return;
-        md5_block(c->h, c->buf);
-    }
-    for (; n >= MP__MD5_BLOCK; p += MP__MD5_BLOCK, n -= MP__MD5_BLOCK)
-        md5_block(c->h, p);
-    if (n > 0)
-        memcpy(c->buf, p, n);
+    mp__digest_update(&c->buf, c->h, md5_block, data, n);
 }
 
 void mp__md5_final(mp__md5_ctx *c, unsigned char out[MP__MD5_SIZE])
 {
-    /* Pad with 0x80, zeros to 56 mod 64, then the bit length (LE). */
-    uint64_t bits = c->len * 8;
-    static const unsigned char pad[MP__MD5_BLOCK] = {0x80};
-    size_t used = (size_t)(c->len % MP__MD5_BLOCK);
-    mp__md5_update(c, pad, used < 56 ? 56 - used : 120 - used);
-    unsigned char lenb[8];
-    for (int i = 0; i < 8; i++)
-        lenb[i] = (unsigned char)(bits >> (8 * i));
-    mp__md5_update(c, lenb, 8);
+    mp__digest_pad(&c->buf, c->h, md5_block, false);
+    /* The state words, each little-endian. */
     for (int i = 0; i < 4; i++)
         for (int j = 0; j < 4; j++)
             out[4 * i + j] = (unsigned char)(c->h[i] >> (8 * j));

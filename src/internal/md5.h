@@ -3,16 +3,13 @@
 #ifndef MP_INTERNAL_MD5_H
 #define MP_INTERNAL_MD5_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "digest.h"
 
-#define MP__MD5_SIZE  16
-#define MP__MD5_BLOCK 64
+#define MP__MD5_SIZE 16
 
 typedef struct {
-    uint32_t h[4];                    /* chaining state A, B, C, D */
-    uint64_t len;                     /* bytes hashed so far */
-    unsigned char buf[MP__MD5_BLOCK]; /* a partial block: len % 64 bytes */
+    uint32_t h[4];      /* chaining state A, B, C, D */
+    mp__digest_buf buf; /* bytes hashed so far and a partial block */
 } mp__md5_ctx;
 
 void mp__md5_init(mp__md5_ctx *c);

@@ -22,7 +22,7 @@ static uint32_t ror(uint32_t x, unsigned n)
 }
 
 /* Process one 64-byte block (FIPS 180-4, 6.2.2). */
-static void sha256_block(uint32_t h[8], const unsigned char *p)
+static void sha256_block(uint32_t *h, const unsigned char *p)
 {
     uint32_t w[64];
     for (int t = 0; t < 16; t++)
@@ -67,42 +67,18 @@ void mp__sha256_init(mp__sha256_ctx *c)
     static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(c->h, h0, sizeof h0);
-    c->len = 0;
+    c->buf.len = 0;
 }
 
 void mp__sha256_update(mp__sha256_ctx *c, const void *data, size_t n)
 {
-    const unsigned char *p = data;
-    if (n == 0)
-        return;
-    size_t used = (size_t)(c->len % MP__SHA256_BLOCK);
-    c->len += n;
-    if (used > 0) {
-        size_t take = MP__SHA256_BLOCK - used < n ? MP__SHA256_BLOCK - used : n;
-        memcpy(c->buf + used, p, take);
-        p += take;
-        n -= take;
-        if (used + take < MP__SHA256_BLOCK)
-            return;
-        sha256_block(c->h, c->buf);
-    }
-    for (; n >= MP__SHA256_BLOCK; p += MP__SHA256_BLOCK, n -= MP__SHA256_BLOCK)
-        sha256_block(c->h, p);
-    if (n > 0)
-        memcpy(c->buf, p, n);
+    mp__digest_update(&c->buf, c->h, sha256_block, data, n);
 }
 
 void mp__sha256_final(mp__sha256_ctx *c, unsigned char out[MP__SHA256_SIZE])
 {
-    /* Pad with 0x80, zeros to 56 mod 64, then the bit length (BE). */
-    uint64_t bits = c->len * 8;
-    static const unsigned char pad[MP__SHA256_BLOCK] = {0x80};
-    size_t used = (size_t)(c->len % MP__SHA256_BLOCK);
-    mp__sha256_update(c, pad, used < 56 ? 56 - used : 120 - used);
-    unsigned char lenb[8];
-    for (int i = 0; i < 8; i++)
-        lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
-    mp__sha256_update(c, lenb, 8);
+    mp__digest_pad(&c->buf, c->h, sha256_block, true);
+    /* The state words, each big-endian. */
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 4; j++)
             out[4 * i + j] = (unsigned char)(c->h[i] >> (24 - 8 * j));

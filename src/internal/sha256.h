@@ -3,16 +3,13 @@
 #ifndef MP_INTERNAL_SHA256_H
 #define MP_INTERNAL_SHA256_H
 
-#include <stddef.h>
-#include <stdint.h>
+#include "digest.h"
 
-#define MP__SHA256_SIZE  32
-#define MP__SHA256_BLOCK 64
+#define MP__SHA256_SIZE 32
 
 typedef struct {
-    uint32_t h[8];                       /* chaining state H0..H7 */
-    uint64_t len;                        /* bytes hashed so far */
-    unsigned char buf[MP__SHA256_BLOCK]; /* a partial block: len % 64 bytes */
+    uint32_t h[8];      /* chaining state H0..H7 */
+    mp__digest_buf buf; /* bytes hashed so far and a partial block */
 } mp__sha256_ctx;
 
 void mp__sha256_init(mp__sha256_ctx *c);

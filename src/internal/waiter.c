@@ -76,8 +76,25 @@ void mp__waitlist_remove(mp__waitlist *list, mp__waiter *w)
     w->prev = w->next = NULL;
 }
 
-int mp__waitlist_wake(mp__waitlist *list, int n, uint32_t outcome)
+/* longer_than tells whether list holds more than n nodes, walking at
+ * most n + 1 of them. */
+static bool longer_than(const mp__waitlist *list, int n)
 {
+    const mp__waiter *w = list->head;
+    for (int i = 0; i < n && w != NULL; i++)
+        w = w->next;
+    return w != NULL;
+}
+
+int mp__waitlist_notify(mp__waitlist *list, int n, uint32_t outcome, mp__lock *held)
+{
+    /* The liveness of a waiter matters only when, were it dead, someone
+     * else would be woken in its place: not when every waiter left is
+     * taken anyway. Those are woken blind, and only those may have their
+     * wake deferred, since a deferred wake cannot tell the dead apart.
+     * all says which case we are in; it stays true while each taken node
+     * counts as woken (both sides shrink by one). */
+    bool all = !longer_than(list, n);
     int woken = 0;
     while (woken < n && list->head != NULL) {
         mp__waiter *w = list->head;
@@ -86,6 +103,14 @@ int mp__waitlist_wake(mp__waitlist *list, int n, uint32_t outcome)
          * owner may return and queue the same node elsewhere. */
         mp__waitlist_remove(list, w);
         atomic_store_explicit(&w->word, outcome, memory_order_release);
+        if (all) {
+            if (held != NULL)
+                mp__lock_defer_wake(held, &w->word);
+            else
+                mp__futex_wake(&w->word, 1);
+            woken++;
+            continue;
+        }
         /* A sleeping waiter makes the wake return 1: the common case costs
          * one system call and no liveness check. A return of 0 means the
          * waiter is not in the kernel: about to sleep (it will see the
@@ -93,11 +118,18 @@ int mp__waitlist_wake(mp__waitlist *list, int n, uint32_t outcome)
          * (slower, /proc) liveness check paid, so a killed waiter never
          * swallows a wake-up meant for a live one. (The dead node is
          * leaked, see waiter.h.) */
-        if (mp__futex_wake(&w->word, 1) == 0 && !mp__tid_alive(tid))
+        if (mp__futex_wake(&w->word, 1) == 0 && !mp__tid_alive(tid)) {
+            all = !longer_than(list, n - woken);
             continue;
+        }
         woken++;
     }
     return woken;
+}
+
+int mp__waitlist_wake(mp__waitlist *list, int n, uint32_t outcome)
+{
+    return mp__waitlist_notify(list, n, outcome, NULL);
 }
 
 uint32_t mp__waiter_sleep(mp__waiter *w, const mp__deadline *d)
@@ -107,6 +139,18 @@ uint32_t mp__waiter_sleep(mp__waiter *w, const mp__deadline *d)
         if (v != 0)
             return v;
         if (mp__futex_wait(&w->word, 0, d) == MP_ETIMEDOUT)
+            return atomic_load_explicit(&w->word, memory_order_acquire);
+    }
+}
+
+uint32_t mp__waiter_sleep_sliced(mp__waiter *w, const mp__deadline *d)
+{
+    for (;;) {
+        uint32_t v = atomic_load_explicit(&w->word, memory_order_acquire);
+        if (v != 0)
+            return v;
+        mp__deadline slice = mp__deadline_min(d, MP__LOCK_SLICE);
+        if (mp__futex_wait(&w->word, 0, &slice) == MP_ETIMEDOUT && mp__deadline_expired(d))
             return atomic_load_explicit(&w->word, memory_order_acquire);
     }
 }

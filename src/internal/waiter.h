@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 #include "clock.h"
+#include "lock.h"
 
 typedef struct mp__waiter mp__waiter;
 struct mp__waiter {
@@ -56,12 +57,28 @@ static inline bool mp__waitlist_contains(const mp__waitlist *list, const mp__wai
 void mp__waitlist_remove(mp__waitlist *list, mp__waiter *w);
 
 /* mp__waitlist_wake takes up to n waiters from the head, stores outcome
- * in each and wakes it. Nodes whose thread is dead are unlinked and not
- * counted. Returns the number of live waiters woken. */
+ * in each and wakes it. A node whose thread is dead is unlinked and not
+ * counted, and the next one is taken in its place; when every waiter left
+ * is taken anyway, who is alive changes nothing and is not checked (such
+ * nodes count as woken). Returns the number of waiters woken. */
 int mp__waitlist_wake(mp__waitlist *list, int n, uint32_t outcome);
+
+/* mp__waitlist_notify is mp__waitlist_wake for waiters that will take
+ * held, the lock the caller holds, when they wake: where it can, it
+ * defers their futex wakes to the release of held (mp__lock_defer_wake),
+ * so they wake to a free lock. Such waiters must sleep with
+ * mp__waiter_sleep_sliced. */
+int mp__waitlist_notify(mp__waitlist *list, int n, uint32_t outcome, mp__lock *held);
 
 /* mp__waiter_sleep sleeps until w's word is non-zero or the deadline
  * passes, surviving signals. Returns the word (0 on timeout). */
 uint32_t mp__waiter_sleep(mp__waiter *w, const mp__deadline *d);
+
+/* mp__waiter_sleep_sliced is mp__waiter_sleep for a waiter whose wake may
+ * have been deferred (mp__waitlist_notify): it wakes every MP__LOCK_SLICE
+ * seconds to re-read its word, so a wake that is never sent (the notifier
+ * died, or another thread released the lock) delays it by one slice at
+ * most. */
+uint32_t mp__waiter_sleep_sliced(mp__waiter *w, const mp__deadline *d);
 
 #endif
