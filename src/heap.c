@@ -295,9 +295,11 @@ MP_EXTERN void *mp_shared_calloc(size_t n, size_t size)
     if (p == NULL)
         return NULL;
     struct block *b = (struct block *)p - 1;
-    /* Fresh and punched pages already read as zero, but a reused block
-     * holds old bytes; clear what the caller will see. */
-    memset(p, 0, b->cls == CLASS_LARGE ? total : b->size);
+    /* A large block's payload always reads as zero: fresh pages are, and
+     * mp_shared_free punches (or clears) them. Touching them here would
+     * commit memory for nothing. A reused small block holds old bytes. */
+    if (b->cls != CLASS_LARGE)
+        memset(p, 0, b->size);
     return p;
 }
 
@@ -326,7 +328,8 @@ MP_EXTERN void mp_shared_free(void *ptr)
     if (b->cls == CLASS_LARGE) {
         /* Give the payload pages back before taking the lock: nobody else
          * can reach this block until it is on the free list. */
-        mp__memfile_release(ptr, b->size);
+        if (mp__memfile_release(ptr, b->size) < 0)
+            memset(ptr, 0, b->size); /* keep free large blocks zeroed */
         char *start = (char *)ptr - PAGE;
         struct large_link *ll = (struct large_link *)start;
         heap_lock();

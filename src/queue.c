@@ -259,7 +259,8 @@ static int get_dst(enum get_mode mode, const mp__qmsg *m, void *buf, size_t cap,
     bool fits = mode == GET_EXACT ? m->len == cap : m->len <= cap - used;
     if (!fits)
         return MP_EMSGSIZE;
-    *dst = (unsigned char *)buf + used;
+    /* A zero-length message may go to a NULL buffer: no pointer math on it. */
+    *dst = buf != NULL ? (unsigned char *)buf + used : NULL;
     return 0;
 }
 

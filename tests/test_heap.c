@@ -253,6 +253,43 @@ static void test_calloc_zeroes_reused_blocks(void **state)
     mp_shared_free(b);
 }
 
+/* Resident memory of this process in bytes (from /proc/self/statm). */
+static size_t resident_bytes(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return (size_t)rss * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static void test_calloc_of_large_blocks_is_zero_without_touching_pages(void **state)
+{
+    (void)state;
+    /* A reused large block reads as zero. */
+    unsigned char *a = mp_shared_malloc(1u << 20);
+    assert_non_null(a);
+    memset(a, 0xff, 1u << 20);
+    mp_shared_free(a);
+    unsigned char *b = mp_shared_calloc(1, 1u << 20);
+    assert_ptr_equal(a, b);
+    for (size_t i = 0; i < (1u << 20); i += 997)
+        assert_int_equal(b[i], 0);
+    mp_shared_free(b);
+    /* A huge calloc commits no memory until it is written. */
+    size_t before = resident_bytes();
+    unsigned char *big = mp_shared_calloc(2048, 1u << 20);
+    assert_non_null(big);
+    size_t after = resident_bytes();
+    assert_true(after < before + (64u << 20));
+    assert_int_equal(big[0], 0);
+    assert_int_equal(big[(2048u << 20) - 1], 0);
+    mp_shared_free(big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -264,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_impossible_sizes_fail_with_enomem),
         cmocka_unit_test(test_zero_size_and_null),
         cmocka_unit_test(test_calloc_zeroes_reused_blocks),
+        cmocka_unit_test(test_calloc_of_large_blocks_is_zero_without_touching_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

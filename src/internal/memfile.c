@@ -31,9 +31,9 @@ int mp__memfile_map(const char *name, size_t *size, size_t min_size, void **base
     return -err;
 }
 
-void mp__memfile_release(void *addr, size_t len)
+int mp__memfile_release(void *addr, size_t len)
 {
     /* The mapping, not the descriptor, is what we keep, so punch through
      * it: MADV_REMOVE frees the backing pages of a shared file mapping. */
-    (void)madvise(addr, len, MADV_REMOVE);
+    return madvise(addr, len, MADV_REMOVE) < 0 ? -errno : 0;
 }

@@ -17,7 +17,8 @@
 int mp__memfile_map(const char *name, size_t *size, size_t min_size, void **base);
 
 /* mp__memfile_release gives the pages of [addr, addr + len) back to the
- * system; they read as zeros afterwards. addr and len are page-aligned. */
-void mp__memfile_release(void *addr, size_t len);
+ * system; they read as zeros afterwards. addr and len are page-aligned.
+ * Returns 0, or -errno when the system kept the pages (contents unchanged). */
+int mp__memfile_release(void *addr, size_t len);
 
 #endif

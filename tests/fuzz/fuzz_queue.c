@@ -209,17 +209,6 @@ static void op_get(struct input *in, uint8_t what)
         break;
     }
     unsigned char *buf = cap > 0 ? malloc(cap) : NULL;
-#ifndef FUZZ_QUEUE_NULL_BUF
-    /* Known bug, reported: a get into (NULL, 0) of a zero-length message
-     * through get_many computes NULL + 0 in queue.c's get_dst (UBSan:
-     * "applying zero offset to null pointer"; fix: `*dst = buf != NULL ?
-     * (unsigned char *)buf + used : NULL;`). Until it lands the gets here
-     * and in op_get_many pass a real buffer; build with
-     * MP_FUZZ_CFLAGS=-DFUZZ_QUEUE_NULL_BUF to pass NULL again. */
-    static unsigned char one[1];
-    if (buf == NULL)
-        buf = one;
-#endif
     size_t len = 777777;
     double t = M.count > 0 ? (what & 8 ? MP_FOREVER : 2.0) : short_timeout(in);
     int rc =
@@ -256,11 +245,7 @@ static void op_get_many(struct input *in, uint8_t what)
 {
     size_t max = 1 + what % BATCH;
     size_t cap = (what & 0x80) ? BIG * 2 : (size_t)take8(in) * 8;
-#ifdef FUZZ_QUEUE_NULL_BUF
     unsigned char *buf = cap > 0 ? malloc(cap) : NULL;
-#else
-    unsigned char *buf = malloc(cap > 0 ? cap : 1); /* see op_get on NULL */
-#endif
     size_t lens[BATCH], n = 99;
     int rc = mp_queue_get_many(M.q, buf, cap, lens, max, &n, M.count > 0 ? 1.0 : short_timeout(in));
     if (M.count == 0) {
