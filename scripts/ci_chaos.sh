@@ -5,7 +5,7 @@
 #   MP_CHAOS_KILLS=N   kills in the normal build (default 3000; ASan: N/4)
 #   MP_CHAOS_SEED=S    seed (default: the time; printed, to reproduce)
 # The long mode is the same program with --kills 10000 or more (see
-# tests/RELIABILITY.md).
+# README.md, "Reliability").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kills=${MP_CHAOS_KILLS:-3000}
