@@ -21,6 +21,11 @@
  * straight into the caller's buffer. */
 #define RBUF_SIZE (64 * 1024)
 
+/* A long message received into memory of our own (mp_conn_recv_alloc, or
+ * the part a timeout cut) starts in at most this much and grows as its
+ * bytes come: the header's claim alone never reserves more. */
+#define PART_FIRST (1024 * 1024)
+
 /* Messages longer than this carry the 12-byte header (-1, then 64 bits). */
 #define SHORT_MAX 0x7fffffffu
 
@@ -38,6 +43,7 @@ struct mp_conn {
     size_t rend;
     unsigned char *part; /* a long message cut by a timeout: its first part_have bytes */
     size_t part_have;
+    size_t part_cap;     /* bytes allocated at part */
 };
 
 mp_conn *mp__conn_new(int fd, bool readable, bool writable, bool sock)
@@ -305,15 +311,42 @@ static int peek_header(const mp_conn *c, uint64_t *len)
     return 12;
 }
 
+/* Forget the saved part of a message. */
+static void drop_part(mp_conn *c)
+{
+    free(c->part);
+    c->part = NULL;
+    c->part_have = c->part_cap = 0;
+}
+
+/* Make c->part hold at least `need` bytes, and at most `limit`: it doubles
+ * (from PART_FIRST), so the copies cost at most as much again as the bytes
+ * received, and memory follows what came rather than what a header claims.
+ * Returns 0 or MP_ENOMEM (the part unchanged). */
+static int part_reserve(mp_conn *c, size_t need, size_t limit)
+{
+    if (need <= c->part_cap)
+        return 0;
+    size_t n = c->part_cap > limit / 2 ? limit : c->part_cap * 2;
+    if (n < PART_FIRST)
+        n = PART_FIRST < limit ? PART_FIRST : limit;
+    if (n < need)
+        n = need;
+    unsigned char *p = realloc(c->part, n);
+    if (p == NULL)
+        return MP_ENOMEM;
+    c->part = p;
+    c->part_cap = n;
+    return 0;
+}
+
 /* End of stream in the middle of a frame: drop what there is of it, so
  * the caller sees MP_EEOF now and on every later call. */
 static int truncated(mp_conn *c)
 {
     c->have_hdr = false;
     c->rpos = c->rend = 0;
-    free(c->part);
-    c->part = NULL;
-    c->part_have = 0;
+    drop_part(c);
     return MP_EEOF;
 }
 
@@ -387,24 +420,66 @@ static int recv_body(mp_conn *c, unsigned char *buf, const mp__deadline *d)
         if (n == 0)
             return truncated(c);
         if (n < 0) {
-            /* Save the part that came, so the next call goes on. */
-            if (c->part == NULL) {
-                c->part = malloc(want);
-                if (c->part == NULL) {
-                    c->broken = true;
-                    return MP_ENOMEM;
-                }
-                c->part_have = 0;
+            /* Save the part that came, so the next call goes on. Without
+             * memory for it, those bytes are lost and the framing too. */
+            if (part_reserve(c, have, want) < 0) {
+                c->broken = true;
+                return MP_ENOMEM;
             }
-            memcpy(c->part + c->part_have, buf + c->part_have, have - c->part_have);
+            if (have > c->part_have)
+                memcpy(c->part + c->part_have, buf + c->part_have, have - c->part_have);
             c->part_have = have;
             return (int)n;
         }
         have += (size_t)n;
     }
-    free(c->part);
+    drop_part(c);
+    c->have_hdr = false;
+    return 0;
+}
+
+/* Receive the long message whose header is consumed into c->part, growing
+ * it as the bytes come, and hand it over in *out with `extra` spare bytes
+ * after it. A timeout keeps what came in c->part (the read-ahead is then
+ * empty, as recv_body expects). MP_ENOMEM, when the part cannot grow for
+ * bytes that are there, loses nothing: the message stays. */
+static int recv_body_grow(mp_conn *c, size_t extra, unsigned char **out, const mp__deadline *d)
+{
+    uint64_t want = c->msg_len;
+    /* The size of the caller's buffer; SIZE_MAX for a claim no buffer can
+     * hold, which fails only once the part must grow that far. */
+    size_t limit = want > SIZE_MAX - extra - 1 ? SIZE_MAX : (size_t)want + extra + 1;
+    size_t have = c->part_have;
+    if (c->rbuf != NULL && c->rend > c->rpos) {
+        size_t take = c->rend - c->rpos;
+        if (take > want - have)
+            take = (size_t)(want - have);
+        if (part_reserve(c, have + take, limit) < 0)
+            return MP_ENOMEM;
+        memcpy(c->part + have, c->rbuf + c->rpos, take);
+        c->rpos += take;
+        c->part_have = have += take;
+    }
+    while (have < want) {
+        if (c->eof)
+            return truncated(c);
+        if (part_reserve(c, have + 1, limit) < 0)
+            return MP_ENOMEM;
+        size_t room = c->part_cap - have;
+        if (room > want - have)
+            room = (size_t)(want - have);
+        ssize_t n = conn_read(c, c->part + have, room, d);
+        if (n == 0)
+            return truncated(c);
+        if (n < 0)
+            return (int)n;
+        c->part_have = have += (size_t)n;
+    }
+    if (part_reserve(c, limit, limit) < 0)
+        return MP_ENOMEM;
+    *out = c->part;
     c->part = NULL;
-    c->part_have = 0;
+    c->part_have = c->part_cap = 0;
     c->have_hdr = false;
     return 0;
 }
@@ -467,18 +542,21 @@ static int recv_alloc(mp_conn *c, void **msg, size_t *len, size_t extra, double 
         return rc;
     if ((rc = next_header(c, &d)) < 0)
         return rc;
-    if (c->msg_len > SIZE_MAX - extra - 1)
-        return MP_ENOMEM;
-    size_t n = (size_t)c->msg_len;
-    unsigned char *buf = malloc(n + extra + 1); /* never malloc(0) */
-    if (buf == NULL)
-        return MP_ENOMEM;
-    if ((rc = recv_body(c, buf, &d)) < 0) {
-        free(buf);
+    unsigned char *buf = NULL;
+    if (c->part == NULL && c->msg_len <= RBUF_SIZE) {
+        /* Short: gathered in the read-ahead, so a timeout loses nothing. */
+        buf = malloc((size_t)c->msg_len + extra + 1); /* never malloc(0) */
+        if (buf == NULL)
+            return MP_ENOMEM;
+        if ((rc = recv_body(c, buf, &d)) < 0) {
+            free(buf);
+            return rc;
+        }
+    } else if ((rc = recv_body_grow(c, extra, &buf, &d)) < 0) {
         return rc;
     }
     *msg = buf;
-    *len = n;
+    *len = (size_t)c->msg_len;
     return 0;
 }
 
@@ -619,9 +697,9 @@ MP_EXTERN int mp_conn_close(mp_conn *c)
         c->fd = -1;
     }
     free(c->rbuf);
-    free(c->part);
-    c->rbuf = c->part = NULL;
-    c->rpos = c->rend = c->part_have = 0;
+    c->rbuf = NULL;
+    c->rpos = c->rend = 0;
+    drop_part(c);
     c->have_hdr = false;
     return 0;
 }

@@ -55,6 +55,15 @@ static void raw_write(int fd, const void *buf, size_t n)
     }
 }
 
+/* Store a 4-byte big-endian frame length at p. */
+static void put_len(unsigned char *p, uint32_t n)
+{
+    p[0] = (unsigned char)(n >> 24);
+    p[1] = (unsigned char)(n >> 16);
+    p[2] = (unsigned char)(n >> 8);
+    p[3] = (unsigned char)n;
+}
+
 /* ---- both directions across processes ---------------------------------- */
 
 static mp_conn *g_a, *g_b;
@@ -600,6 +609,163 @@ static void test_send_to_closed_peer_is_eof_without_sigpipe(void **state)
     assert_int_equal(mpt_wait(mpt_fork(sigpipe_child, &duplex)), 0);
 }
 
+/* ---- claims bigger than what comes -------------------------------------- */
+
+/* This process's virtual and resident size in bytes, from /proc/self/statm. */
+static void mem_size(size_t *virt, size_t *res)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    unsigned long v = 0, r = 0;
+    assert_int_equal(fscanf(f, "%lu %lu", &v, &r), 2);
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    *virt = v * (size_t)page;
+    *res = r * (size_t)page;
+}
+
+/* A header claiming `claim` bytes (4- or 12-byte form), 10 of them, a
+ * timeout with that part held, then the close: memory follows the bytes
+ * that came, not the claim, and the cut message is MP_EEOF at once. */
+static void huge_claim_then_close(bool duplex, bool long_form, uint64_t claim, bool str)
+{
+    mp_conn *a, *b;
+    assert_int_equal(mp_pipe(&a, &b, duplex), 0);
+    unsigned char frame[22];
+    size_t h = 4;
+    if (long_form) {
+        memset(frame, 0xff, 4);
+        for (int i = 0; i < 8; i++)
+            frame[4 + i] = (unsigned char)(claim >> (56 - 8 * i));
+        h = 12;
+    } else {
+        for (int i = 0; i < 4; i++)
+            frame[i] = (unsigned char)(claim >> (24 - 8 * i));
+    }
+    memset(frame + h, 'q', 10);
+    size_t virt0, res0, virt1, res1;
+    mem_size(&virt0, &res0);
+    raw_write(mp_conn_fileno(b), frame, h + 10);
+    void *m = NULL;
+    char *s = NULL;
+    size_t len = 0;
+    int rc = str ? mp_conn_recv_str(a, &s, 0.05) : mp_conn_recv_alloc(a, &m, &len, 0.05);
+    assert_int_equal(rc, MP_ETIMEDOUT);
+    /* The part is held now: neither reserved nor touched memory grew
+     * anywhere near the claim. */
+    mem_size(&virt1, &res1);
+    assert_true(res1 < res0 + 8 * 1024 * 1024);
+    assert_true(virt1 < virt0 + 64 * 1024 * 1024);
+    mp_conn_free(b);
+    double t0 = mpt_now();
+    rc = str ? mp_conn_recv_str(a, &s, 10) : mp_conn_recv_alloc(a, &m, &len, 10);
+    assert_int_equal(rc, MP_EEOF);
+    assert_true(mpt_now() - t0 < 1.0);
+    assert_null(m);
+    assert_null(s);
+    assert_int_equal(mp_conn_recv_alloc(a, &m, &len, 0), MP_EEOF);
+    mem_size(&virt1, &res1);
+    assert_true(res1 < res0 + 8 * 1024 * 1024);
+    mp_conn_free(a);
+}
+
+static void test_pipe_recv_alloc_of_2_gib_claim_cut_short_is_eof_without_memory(void **state)
+{
+    (void)state;
+    for (int duplex = 0; duplex < 2; duplex++) {
+        huge_claim_then_close(duplex, false, 0x7fffffff, false);
+        huge_claim_then_close(duplex, false, 0x7fffffff, true);
+    }
+}
+
+static void test_pipe_recv_alloc_of_1_tib_long_form_claim_is_eof_without_memory(void **state)
+{
+    (void)state;
+    for (int duplex = 0; duplex < 2; duplex++) {
+        huge_claim_then_close(duplex, true, (uint64_t)1 << 40, false);
+        huge_claim_then_close(duplex, true, (uint64_t)1 << 40, true);
+    }
+    /* A claim no buffer can hold at all, too: nothing fails before its
+     * bytes come. */
+    huge_claim_then_close(true, true, UINT64_MAX, false);
+}
+
+#define BIG_MSG (3 * 1024 * 1024 + 5)
+
+/* Sends a BIG_MSG message in two halves, the second when told, then
+ * "next". */
+static int big_writer(void *arg)
+{
+    (void)arg;
+    mp_conn_free(g_a);
+    unsigned char *msg = malloc(BIG_MSG + 4);
+    if (msg == NULL)
+        return 1;
+    put_len(msg, BIG_MSG);
+    fill_pattern(msg + 4, BIG_MSG, 11);
+    int fd = mp_conn_fileno(g_b);
+    size_t half = 4 + BIG_MSG / 2;
+    raw_write(fd, msg, half);
+    char c;
+    if (read(g_go[0], &c, 1) != 1)
+        return 2;
+    raw_write(fd, msg + half, BIG_MSG + 4 - half);
+    if (mp_conn_send(g_b, "next", 4) != 0)
+        return 3;
+    free(msg);
+    mp_conn_free(g_b);
+    return 0;
+}
+
+/* finish: 0 recv_alloc, 1 recv_str, 2 mp_conn_recv into a buffer. */
+static void big_message_in_pieces(bool duplex, int finish)
+{
+    assert_int_equal(mp_pipe(&g_a, &g_b, duplex), 0);
+    assert_int_equal(pipe(g_go), 0);
+    pid_t pid = mpt_fork(big_writer, NULL);
+    mp_conn_free(g_b);
+    void *m = NULL;
+    size_t len = 0;
+    /* The first half comes (the writer blocks until it is read), the
+     * rest does not: the wait runs out part-way. */
+    assert_int_equal(mp_conn_recv_alloc(g_a, &m, &len, 0.5), MP_ETIMEDOUT);
+    assert_null(m);
+    assert_int_equal(mp_conn_poll(g_a, 0), 0);
+    assert_int_equal(write(g_go[1], "g", 1), 1);
+    if (finish == 0) {
+        assert_int_equal(mp_conn_recv_alloc(g_a, &m, &len, 10), 0);
+    } else if (finish == 1) {
+        char *s = NULL;
+        assert_int_equal(mp_conn_recv_str(g_a, &s, 10), 0);
+        len = BIG_MSG;
+        assert_int_equal(s[len], '\0');
+        m = s;
+    } else {
+        m = malloc(BIG_MSG);
+        assert_int_equal(mp_conn_recv(g_a, m, BIG_MSG, &len, 10), 0);
+    }
+    assert_int_equal(len, BIG_MSG);
+    assert_true(check_pattern(m, BIG_MSG, 11));
+    free(m);
+    char buf[8];
+    assert_int_equal(mp_conn_recv(g_a, buf, sizeof buf, &len, 10), 0);
+    assert_int_equal(len, 4);
+    assert_memory_equal(buf, "next", 4);
+    assert_int_equal(mp_conn_recv(g_a, buf, sizeof buf, &len, 10), MP_EEOF);
+    assert_int_equal(mpt_wait(pid), 0);
+    close(g_go[0]);
+    close(g_go[1]);
+    mp_conn_free(g_a);
+}
+
+static void test_pipe_recv_alloc_of_3_mib_cut_by_timeout_completes_later(void **state)
+{
+    (void)state;
+    for (int duplex = 0; duplex < 2; duplex++)
+        for (int finish = 0; finish < 3; finish++)
+            big_message_in_pieces(duplex, finish);
+}
+
 /* ---- wire format ---------------------------------------------------------- */
 
 static void test_pipe_reads_the_64_bit_length_header(void **state)
@@ -809,6 +975,9 @@ int main(void)
         cmocka_unit_test(test_pipe_eof_comes_after_every_buffered_message),
         cmocka_unit_test(test_pipe_message_cut_short_by_close_is_eof),
         cmocka_unit_test(test_pipe_recv_into_small_buffer_keeps_message),
+        cmocka_unit_test(test_pipe_recv_alloc_of_2_gib_claim_cut_short_is_eof_without_memory),
+        cmocka_unit_test(test_pipe_recv_alloc_of_1_tib_long_form_claim_is_eof_without_memory),
+        cmocka_unit_test(test_pipe_recv_alloc_of_3_mib_cut_by_timeout_completes_later),
         cmocka_unit_test(test_wait_reports_exactly_the_ready_connections_of_8),
         cmocka_unit_test(test_wait_over_many_connections),
         cmocka_unit_test(test_send_to_closed_peer_is_eof_without_sigpipe),

@@ -33,14 +33,6 @@
 static size_t cap;
 static uint8_t *buf;
 
-/* mp_conn_recv_alloc allocates the length a header claims before the
- * payload comes (up to 2 GiB from a 4-byte header, any size from the
- * 8-byte form; reported). That is seconds under ASan, and beyond ASan's
- * limit an abort where a plain malloc would fail with MP_ENOMEM, so the
- * target only uses recv_alloc for claims up to this size; the plain
- * receive covers larger claims (MP_EMSGSIZE). */
-#define ALLOC_MAX ((uint64_t)1 << 20)
-
 /* What the reference parser sees at the head of the stream. */
 enum frame { WHOLE, PARTIAL, BAD };
 
@@ -106,7 +98,7 @@ static bool receive_some(mp_conn *c, const uint8_t *data, size_t total, size_t *
         size_t used = 0;
         bool long_form, known;
         enum frame f = parse(data + *pos, total - *pos, &payload, &want, &known, &used, &long_form);
-        bool use_alloc = (mode >> (k % 8)) & 1 && (!known || want <= ALLOC_MAX);
+        bool use_alloc = (mode >> (k % 8)) & 1;
         /* The 8-byte form for a length that fits 4 bytes: CPython never
          * sends it, so -EPROTO is a fair answer too. */
         bool odd_form = known && long_form && want <= 0x7fffffff;
