@@ -63,7 +63,9 @@ MP_EXTERN int mp_conn_recv(mp_conn *c, void *buf, size_t cap, size_t *len, doubl
  * it malloc()s and stores in *msg; free() it. An empty message gives a
  * valid non-NULL pointer and *len 0. Same returns as mp_conn_recv except
  * MP_EMSGSIZE; MP_ENOMEM if the buffer cannot be had (the message stays).
- * On failure *msg is left untouched. */
+ * On failure *msg is left untouched. Memory grows with the bytes that
+ * arrive, never with the length a header claims, so a lying peer cannot
+ * make it allocate more than it sends. */
 MP_EXTERN int mp_conn_recv_alloc(mp_conn *c, void **msg, size_t *len, double timeout);
 
 /* mp_conn_send_str sends the string s without its NUL. Returns as
