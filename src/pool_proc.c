@@ -38,6 +38,7 @@
 #include "internal/pool.h"
 #include "internal/pdeath.h"
 #include "internal/pidfd.h"
+#include "internal/thread.h"
 #include "mp/error.h"
 
 /* What the supervisor keeps: one pollfd per worker place (pidfd, or -1),
@@ -80,19 +81,68 @@ void mp__pool_wake_slots(mp_pool *p, const int *wake, int n)
         mp__futex_wake(&p->slots[wake[i]].wake, 1);
 }
 
+/* Wait until chunk c's arguments are copied in (the submitter copies a
+ * big job after queueing it, pool_submit.c job_copy_in). True when they
+ * are; false if the submitter died before copying them: nobody is left to
+ * want the results, and the chunk just fails. */
+static bool chunk_wait_ready(struct mp_async *j, uint32_t c)
+{
+    for (int k = 0; k < 256; k++) {
+        if (atomic_load_explicit(&j->ready, memory_order_acquire) > c)
+            return true;
+        mp__pool_spin_step(k);
+    }
+    uint32_t seen = atomic_load(&j->ready);
+    for (;;) {
+        atomic_fetch_add(&j->ready_waiters, 1);
+        uint32_t r = atomic_load(&j->ready);
+        if (r <= c) {
+            mp__deadline slice;
+            mp__deadline_init(&slice, MP__CHECK_SECONDS);
+            int rc = mp__futex_wait(&j->ready, r, &slice);
+            r = atomic_load(&j->ready);
+            /* A copy that made no progress in a whole slice: is the
+             * submitter still there? */
+            if (rc == MP_ETIMEDOUT && r == seen && r <= c && !mp__tid_alive(j->owner)) {
+                atomic_fetch_sub(&j->ready_waiters, 1);
+                return false;
+            }
+            seen = r;
+        }
+        atomic_fetch_sub(&j->ready_waiters, 1);
+        if (r > c) {
+            atomic_thread_fence(memory_order_acquire);
+            return true;
+        }
+    }
+}
+
 /* Run one chunk. Results go straight into the job's slots; a failing item
  * records its code, after the chunk's codes were cleared (status[] is
  * read only for chunks marked failed, so successful chunks never touch
- * it). */
+ * it). When results overwrite the arguments in place (job_new), the task
+ * writes into a zeroed buffer of ours, so it never sees its argument
+ * change under it, and the slot takes the result afterwards. A chunk runs
+ * at most once (a dead worker's chunk fails), so no argument is needed
+ * again once its item has run. */
 static uint32_t run_chunk(struct mp_async *j, uint32_t c)
 {
     size_t lo = (size_t)c * j->chunksize;
     size_t hi = lo + j->chunksize < j->n ? lo + j->chunksize : j->n;
     const char *arg = j->arg_size ? j->args + lo * j->arg_size : NULL;
     char *res = j->result_size ? j->results + lo * j->result_size : NULL;
+    bool in_place = res != NULL && (const char *)res == arg;
+    _Alignas(16) char tmp[MP__IN_PLACE_MAX];
     bool failed = false;
     for (size_t i = lo; i < hi; i++) {
-        int rc = j->fn(arg, res);
+        int rc;
+        if (in_place) {
+            memset(tmp, 0, j->result_size);
+            rc = j->fn(arg, tmp);
+            memcpy(res, tmp, j->result_size);
+        } else {
+            rc = j->fn(arg, res);
+        }
         if (rc != 0) {
             if (!failed) {
                 memset(&j->status[lo], 0, (hi - lo) * sizeof *j->status);
@@ -186,7 +236,7 @@ static _Noreturn void worker_main(struct sup *sv, int idx, pid_t sup_pid)
         mp__pool_unlock(p);
         mp__pool_wake_slots(p, wake, nw);
 
-        uint32_t st = run_chunk(j, c);
+        uint32_t st = chunk_wait_ready(j, c) ? run_chunk(j, c) : MP__CH_DIED;
 
         mp__pool_lock(p);
         bool complete = mp__pool_chunk_finish(j, c, st);

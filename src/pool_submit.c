@@ -43,6 +43,11 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
     if (n / chunksize >= UINT32_MAX - 1)
         chunksize = n / (UINT32_MAX - 2) + 1;
     size_t nchunks = n / chunksize + (n % chunksize != 0);
+    /* Small results the size of the arguments overwrite them in place:
+     * the argument pages are already faulted in by the copy below, while
+     * a separate result array costs a fresh shared page per 4 KiB, whose
+     * allocation (about 3 us each) dominated a cold map. */
+    bool in_place = arg_size != 0 && result_size == arg_size && result_size <= MP__IN_PLACE_MAX;
     size_t args_bytes, res_bytes, status_bytes;
     if (__builtin_mul_overflow(n, arg_size, &args_bytes) ||
         __builtin_mul_overflow(n, result_size, &res_bytes) ||
@@ -54,8 +59,8 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
     size_t st_off = round16(hdr_size);
     size_t order_off = st_off + nchunks * sizeof(uint32_t);
     size_t args_off = round16(order_off + nchunks * sizeof(uint32_t));
-    size_t res_off = round16(args_off + args_bytes);
-    size_t status_off = round16(res_off + res_bytes);
+    size_t res_off = in_place ? args_off : round16(args_off + args_bytes);
+    size_t status_off = round16(in_place ? args_off + args_bytes : res_off + res_bytes);
     size_t total = status_off + status_bytes;
 
     void *block;
@@ -82,8 +87,14 @@ static struct mp_async *job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_f
     j->results = result_size ? m + res_off : NULL;
     j->status = (int32_t *)(m + status_off);
     j->owner = mp__pid();
-    if (args_bytes)
-        memcpy(j->args, args, args_bytes);
+    /* A big job is copied in by job_start after it is queued. */
+    if (args_bytes >= MP__PIPELINE_MIN && nchunks >= 2) {
+        atomic_store(&j->ready, 0);
+    } else {
+        if (args_bytes)
+            memcpy(j->args, args, args_bytes);
+        atomic_store(&j->ready, (uint32_t)nchunks);
+    }
     if (cb != NULL && (cb->callback != NULL || cb->error_callback != NULL)) {
         j->cb = *cb;
         j->has_cb = true;
@@ -305,6 +316,24 @@ static bool pool_running(mp_pool *p)
     return run;
 }
 
+/* Copy a queued job's arguments in, chunk by chunk, publishing each so
+ * the workers that claimed it can start (pool_proc.c chunk_wait_ready).
+ * Copying into fresh shared pages costs a page allocation per 4 KiB, about
+ * as much as a cold map's whole work: overlapping it with the workers
+ * nearly halves a big map. Nothing to do for a job copied by job_new. */
+static void job_copy_in(struct mp_async *j, const void *args)
+{
+    size_t per = j->chunksize * j->arg_size;
+    for (uint32_t c = atomic_load(&j->ready); c < j->nchunks; c++) {
+        size_t off = (size_t)c * per;
+        size_t len = c + 1 == j->nchunks ? j->n * j->arg_size - off : per;
+        memcpy(j->args + off, (const char *)args + off, len);
+        atomic_store_explicit(&j->ready, c + 1, memory_order_release);
+        if (atomic_load(&j->ready_waiters) > 0)
+            mp__futex_wake(&j->ready, INT32_MAX);
+    }
+}
+
 /* Build a job and queue it: the end of every submission, once its
  * arguments are checked. Returns the job, or NULL with errno set: EPIPE
  * when the pool no longer runs, EPERM for callbacks asked for outside the
@@ -322,6 +351,7 @@ static struct mp_async *job_start(mp_pool *p, size_t hdr_size, int kind, mp_task
         errno = rc == MP_ECLOSED ? EPIPE : rc == MP_ESTATE ? EPERM : -rc;
         return NULL;
     }
+    job_copy_in(j, args);
     return j;
 }
 

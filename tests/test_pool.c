@@ -24,6 +24,17 @@ static int square_but_7(const void *arg, void *result)
     return 0;
 }
 
+/* Clears its result before reading its argument: wrong if the two alias. */
+static int clear_then_increment(const void *arg, void *result)
+{
+    memset(result, 0, sizeof(int64_t));
+    int64_t x;
+    memcpy(&x, arg, sizeof x);
+    x += 1;
+    memcpy(result, &x, sizeof x);
+    return 0;
+}
+
 static int sleep_then_square(const void *arg, void *result)
 {
     usleep(100 * 1000);
@@ -121,6 +132,35 @@ static void test_pool_map_squares_matches_serial(void **state)
     for (int i = 0; i < 100; i++)
         assert_int_equal(out[i], i * i);
     mp_pool_free(p);
+}
+
+/* Results the size of the arguments may share their slots; the task must
+ * still see its argument intact after writing its result. */
+static void test_pool_map_task_result_never_aliases_its_argument(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    int64_t *in = malloc(N * sizeof *in), *out = malloc(N * sizeof *out);
+    assert_non_null(in);
+    assert_non_null(out);
+    for (int i = 0; i < N; i++)
+        in[i] = (int64_t)i * 3;
+    mp_pool *p = mp_pool_new(2);
+    assert_non_null(p);
+    size_t sizes[] = {0, 1, 7, 5000};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        memset(out, 0xff, N * sizeof *out);
+        assert_int_equal(mp_pool_map(p, clear_then_increment, in, N, sizeof *in, out, sizeof *out,
+                                     sizes[k]),
+                         0);
+        for (int i = 0; i < N; i++)
+            assert_true(out[i] == (int64_t)i * 3 + 1);
+        for (int i = 0; i < N; i++)
+            assert_true(in[i] == (int64_t)i * 3); /* the caller's array is untouched */
+    }
+    mp_pool_free(p);
+    free(in);
+    free(out);
 }
 
 static void test_pool_map_any_chunksize_is_correct(void **state)
@@ -936,6 +976,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_map_squares_matches_serial),
         cmocka_unit_test(test_pool_map_any_chunksize_is_correct),
+        cmocka_unit_test(test_pool_map_task_result_never_aliases_its_argument),
         cmocka_unit_test(test_pool_apply_returns_result),
         cmocka_unit_test(test_pool_apply_async_never_runs_more_than_processes),
         cmocka_unit_test(test_pool_map_async_get_times_out_then_succeeds),

@@ -54,7 +54,7 @@ struct mp_async {
     uint32_t nchunks;           /* ceil(n / chunksize) */
     uint32_t kind;              /* MP__JOB_* */
     char *args;                 /* n * arg_size copied bytes, or NULL */
-    char *results;              /* n * result_size bytes, or NULL */
+    char *results;              /* n * result_size bytes, or NULL; == args when in place */
     int32_t *status;            /* per item task code; valid only in CH_FAILED chunks */
     _Atomic uint32_t *chunk_st; /* per chunk MP__CH_* */
     uint32_t *order;            /* chunk + 1 in completion order; zeroed */
@@ -71,6 +71,11 @@ struct mp_async {
     /* Written under the pool lock, read without it. */
     _Atomic uint32_t ndone; /* chunks committed (final); == nchunks: complete */
     _Atomic uint32_t refs;  /* user handle + pending + claims + callback */
+
+    /* The submitter copies a big job's arguments in after queueing it, one
+     * chunk at a time, so workers start on the first chunks meanwhile. */
+    _Alignas(64) _Atomic uint32_t ready; /* chunks whose arguments are in; futex */
+    _Atomic uint32_t ready_waiters;      /* workers in futex_wait on ready */
 
     /* Waiters of this job sleep on seq; bumped at each commit. */
     _Alignas(64) _Atomic uint32_t seq;
@@ -147,6 +152,14 @@ struct mp_pool {
  * stay mapped in every process of the pool, so the next big map pays no
  * page faults (copying into fresh shared pages costs more than the map). */
 #define MP__SPARE_MIN (64u * 1024u)
+
+/* Results no bigger than this, the size of the arguments, are written over
+ * the arguments (pool_submit.c job_new, pool_proc.c run_chunk). */
+#define MP__IN_PLACE_MAX 64
+
+/* Jobs with at least this many argument bytes (and two chunks or more)
+ * are queued before their arguments are copied in (pool_submit.c). */
+#define MP__PIPELINE_MIN (64u * 1024u)
 
 /* How often a waiter checks that the supervisor is alive (seconds). */
 #define MP__CHECK_SECONDS 0.25
