@@ -110,10 +110,8 @@ static bool chunk_wait_ready(struct mp_async *j, uint32_t c)
             seen = r;
         }
         atomic_fetch_sub(&j->ready_waiters, 1);
-        if (r > c) {
-            atomic_thread_fence(memory_order_acquire);
-            return true;
-        }
+        if (r > c)
+            return true; /* r came from a seq_cst load: it orders like acquire */
     }
 }
 
