@@ -16,6 +16,9 @@ static void test_errno_codes_equal_minus_errno(void **state)
     assert_int_equal(MP_ETIMEDOUT, -ETIMEDOUT);
     assert_int_equal(MP_EMSGSIZE, -EMSGSIZE);
     assert_int_equal(MP_ENOMEM, -ENOMEM);
+    assert_int_equal(MP_ECANCELED, -ECANCELED);
+    assert_int_equal(MP_ENOENT, -ENOENT);
+    assert_int_equal(MP_ERANGE, -ERANGE);
 }
 
 static void test_library_codes_are_far_from_errno(void **state)

@@ -3,7 +3,7 @@
 /* ctest-timeout: 30 */
 #include "mp_test.h"
 
-#include "internal/hmac.h"
+#include "crypto/hmac.h"
 
 static void hex(const unsigned char *p, size_t n, char *out)
 {

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-#include "internal/heap.h"
+#include "heap/heap.h"
 
 static int pipe_fds[2];
 

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <stdatomic.h>
 
-#include "internal/clock.h"
-#include "internal/futex.h"
-#include "internal/thread.h"
+#include "os/clock.h"
+#include "os/futex.h"
+#include "os/thread.h"
 
 static void test_deadline_rules(void **state)
 {

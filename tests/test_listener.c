@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "internal/hmac.h"
+#include "crypto/hmac.h"
 
 #define PEER_PY MP_SOURCE_DIR "/tests/py/peer.py"
 #define MIB     (1u << 20)

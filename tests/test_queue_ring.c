@@ -4,7 +4,7 @@
 /* ctest-timeout: 60 */
 #include "mp_test.h"
 
-#include "internal/heap.h"
+#include "heap/heap.h"
 
 static size_t heap_in_use(void)
 {

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "internal/heap.h"
+#include "heap/heap.h"
 
 extern char **environ;
 

@@ -33,7 +33,10 @@ extern "C" {
     XX(ETASK, -30010, "the task returned an error")                                      \
     XX(EWORKERDIED, -30011, "the worker running the task died")                          \
     XX(EAUTH, -30012, "authentication failed")                                           \
-    XX(ENOMEM, -ENOMEM, "out of memory")
+    XX(ENOMEM, -ENOMEM, "out of memory")                                                 \
+    XX(ECANCELED, -ECANCELED, "the work was cancelled before it started")                \
+    XX(ENOENT, -ENOENT, "no such key")                                                   \
+    XX(ERANGE, -ERANGE, "index out of range")
 
 enum {
 #define MP__ERR_ENUM(name, value, msg) MP_##name = (value),

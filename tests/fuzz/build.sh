@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets tests/fuzz/fuzz_*.c, each compiled with the
-# whole library (src/*.c src/internal/*.c) under clang's
+# whole library (every src/**/*.c) under clang's
 # -fsanitize=fuzzer,address,undefined. Self-contained: no CMake option.
 #   MP_FUZZ_DIR=dir   output folder (default: build-fuzz)
 #   CC=clang-N        the compiler (default: clang)
@@ -26,9 +26,9 @@ flags=(-g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc
        -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter)
 # The library once, as objects instrumented for coverage; rebuilt when the
 # source or any header is newer (headers hold inline code).
-newest_h=$( (ls -t src/internal/*.h include/*.h include/mp/*.h src/*.h 2>/dev/null || true) | head -1)
+newest_h=$( (ls -t src/*/*.h include/*.h include/mp/*.h 2>/dev/null || true) | head -1)
 objs=()
-for src in src/*.c src/internal/*.c; do
+for src in src/*.c src/*/*.c; do
   obj="$out/obj/$(echo "$src" | tr / _).o"
   if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_h" -nt "$obj" ]; then
     "$cc" "${flags[@]}" -c "$src" -o "$obj"

@@ -8,7 +8,7 @@
  * message cut by the close is never returned, a negative length is
  * -EPROTO, and the end is MP_EEOF.
  *
- * fuzz-requires: src/pipe.c */
+ * fuzz-requires: src/conn/pipe.c */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * close, task_done/join, NULL arguments) on a queue of random shape,
  * checked call by call against a plain FIFO model.
  *
- * fuzz-requires: src/queue.c
+ * fuzz-requires: src/queue/queue.c
  *
  * One thread, so every wait uses a timeout that cannot block for long
  * (the model knows when a call would block). A mismatch aborts. */

@@ -1,0 +1,88 @@
+/* thread.c - cached thread/process ids and liveness checks. */
+#include "os/thread.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+__thread pid_t mp__tls_tid;
+__thread unsigned mp__tls_tid_gen; /* 0 never matches: first use refreshes */
+unsigned mp__fork_gen = 1;
+static pid_t cached_pid;
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+/* Runs in the child of every fork, in the forking thread. */
+static void after_fork_child(void)
+{
+    mp__fork_gen++;
+    cached_pid = 0;
+}
+
+static void register_handlers(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+void mp__thread_init(void)
+{
+    pthread_once(&init_once, register_handlers);
+}
+
+unsigned mp__fork_generation(void)
+{
+    return mp__fork_gen;
+}
+
+pid_t mp__tid_refresh(void)
+{
+    mp__tls_tid = (pid_t)syscall(SYS_gettid);
+    mp__tls_tid_gen = mp__fork_gen;
+    return mp__tls_tid;
+}
+
+pid_t mp__pid(void)
+{
+    pid_t pid = cached_pid;
+    if (pid == 0) {
+        pid = getpid();
+        cached_pid = pid;
+    }
+    return pid;
+}
+
+bool mp__tid_alive(pid_t tid)
+{
+    if (tid <= 0)
+        return false;
+    if (kill(tid, 0) < 0 && errno == ESRCH)
+        return false;
+    /* kill() succeeds on a zombie: read its state from /proc. */
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno != ENOENT;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    /* "pid (comm) S ...": the comm may hold ')' so take the last one. */
+    char *close_paren = strrchr(buf, ')');
+    if (close_paren == NULL || close_paren[1] == '\0' || close_paren[2] == '\0')
+        return true;
+    char state = close_paren[2];
+    return state != 'Z' && state != 'X' && state != 'x';
+}
+
+/* Register the fork handlers when the library is loaded, whichever of its
+ * objects a static link pulled in. */
+__attribute__((constructor)) static void thread_at_load(void)
+{
+    mp__thread_init();
+}
