@@ -7,6 +7,7 @@
 
 #include "os/clock.h"
 #include "os/futex.h"
+#include "os/alive.h"
 #include "os/thread.h"
 
 static void test_deadline_rules(void **state)

@@ -42,6 +42,7 @@
 #define LEGACY_MSG_LEN  20 /* Python <= 3.11's challenge */
 #define CHALLENGE_LEN   40 /* random bytes in ours (Python 3.12's MESSAGE_LENGTH) */
 #define MAX_DIGEST_NAME 8  /* longest name CPython allows ("sha3_256") */
+#define BACKLOG_RETRY   0.001 /* seconds between connects to a UNIX listener whose backlog is full */
 
 /* Receive one handshake message of at most HS_MAX bytes within d. Any
  * failure of the peer (too long, cut, garbage header, gone) fails the
@@ -507,7 +508,7 @@ static int connect_one(int family, const struct sockaddr *sa, socklen_t len, con
             rc = MP_ETIMEDOUT;
             break;
         }
-        mp__sleep(0.001);
+        mp__sleep(BACKLOG_RETRY);
     }
     if (rc < 0) {
         close(fd);

@@ -1,12 +1,7 @@
-/* thread.c - cached thread/process ids and liveness checks. */
+/* thread.c - cached thread and process ids, refreshed after fork. */
 #include "os/thread.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdio.h>
-#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -53,31 +48,6 @@ pid_t mp__pid(void)
         cached_pid = pid;
     }
     return pid;
-}
-
-bool mp__tid_alive(pid_t tid)
-{
-    if (tid <= 0)
-        return false;
-    if (kill(tid, 0) < 0 && errno == ESRCH)
-        return false;
-    /* kill() succeeds on a zombie: read its state from /proc. */
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno != ENOENT;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return true;
-    buf[n] = '\0';
-    /* "pid (comm) S ...": the comm may hold ')' so take the last one. */
-    char *close_paren = strrchr(buf, ')');
-    if (close_paren == NULL || close_paren[1] == '\0' || close_paren[2] == '\0')
-        return true;
-    char state = close_paren[2];
-    return state != 'Z' && state != 'X' && state != 'x';
 }
 
 /* Register the fork handlers when the library is loaded, whichever of its

@@ -1,4 +1,4 @@
-/* thread.h - who is calling, and is a given thread still alive. */
+/* thread.h - who is calling: the kernel thread id and process id, cached. */
 #ifndef MP_INTERNAL_THREAD_H
 #define MP_INTERNAL_THREAD_H
 
@@ -26,11 +26,6 @@ static inline pid_t mp__tid(void)
 
 /* mp__pid returns getpid(), cached and refreshed after fork. */
 pid_t mp__pid(void);
-
-/* mp__tid_alive tells whether the thread (or process) with this kernel id
- * still runs. A zombie counts as dead: it will never release anything.
- * Linux only (/proc); a port would use kill(pid, 0) alone. */
-bool mp__tid_alive(pid_t tid);
 
 /* mp__fork_generation counts the forks this process descends from through
  * libmp-aware fork handlers; it changes in the child of every fork. */

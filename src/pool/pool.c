@@ -24,6 +24,7 @@
 #include "os/futex.h"
 #include "os/panic.h"
 #include "pool/pool.h"
+#include "os/alive.h"
 #include "os/thread.h"
 #include "mp/error.h"
 #include "mp/process.h"

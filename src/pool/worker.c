@@ -38,6 +38,7 @@
 #include "pool/pool.h"
 #include "os/pdeath.h"
 #include "os/pidfd.h"
+#include "os/alive.h"
 #include "os/thread.h"
 #include "mp/error.h"
 

@@ -17,6 +17,7 @@
 #include "os/pdeath.h"
 #include "os/pidfd.h"
 #include "os/thread.h"
+#include "sync/wait.h"
 #include "mp/error.h"
 
 /* What a process object stands for. */
@@ -137,6 +138,17 @@ static bool try_reap_locked(mp_process *p)
     return true;
 }
 
+/* reap_done is mp__poll's question for a child without a pidfd: has it
+ * ended (and been reaped)? */
+static bool reap_done(void *arg)
+{
+    mp_process *p = arg;
+    lock();
+    bool done = try_reap_locked(p);
+    unlock();
+    return done;
+}
+
 /* Waits until the child has ended and reaps it, or the deadline passes:
  * 0 or MP_ETIMEDOUT. A registry entry whose object the user freed is
  * destroyed once reaped (p is then gone). The pidfd is polled first, so a
@@ -158,11 +170,9 @@ static int wait_reap(mp_process *p, const mp__deadline *d)
         check = true;
         if (rc != 0) {
             /* No usable pidfd (Linux < 5.3): look at the status now and
-             * then. */
-            if (mp__deadline_expired(d))
+             * then, through the wait layer's polling wait. */
+            if (mp__poll(reap_done, p, d) != 0)
                 return MP_ETIMEDOUT;
-            double left = mp__deadline_remaining(d);
-            mp__sleep(left < 0.005 ? left : 0.005);
         }
     }
 }

@@ -87,9 +87,9 @@ int mp_condition_wait(mp_condition *c, double timeout)
         c->own.count = 0;
     mp__lock_release(l);
 
-    /* Sliced: a notify defers our wake to its release of the lock, which
-     * a notifier killed in between never does. */
-    uint32_t outcome = mp__waiter_sleep_sliced(me, &d);
+    /* The sleep is sliced: a notify defers our wake to its release of
+     * the lock, which a notifier killed in between never does. */
+    uint32_t outcome = mp__waiter_sleep(me, &d);
 
     /* Python re-takes the lock whatever happened, without a timeout. */
     int rc = mp__lock_hold(l);

@@ -4,6 +4,7 @@
 
 #include "os/clock.h"
 #include "os/futex.h"
+#include "sync/wait.h"
 #include "mp/error.h"
 #include "mp/shared.h"
 #include "mp/sync.h"
@@ -79,7 +80,7 @@ int mp_event_wait(mp_event *e, double timeout)
                 continue;
             w |= WAITERS;
         }
-        if (mp__futex_wait(&e->word, w, &d) == MP_ETIMEDOUT) {
+        if (mp__wait(&e->word, w, &d, NULL, NULL) == MP_ETIMEDOUT) {
             w = atomic_load(&e->word);
             if ((w & FLAG) || (w & ~(FLAG | WAITERS)) != gen)
                 return 0;

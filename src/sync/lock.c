@@ -1,13 +1,137 @@
-/* lock.c - Lock and RLock: libmp's futex lock (internal/lock.h) behind
- * Python's names and rules. */
+/* lock.c - the futex lock's contended half (bounded spin, sleep through
+ * the wait layer, take over from a dead owner) and Python's Lock and RLock
+ * on top of it. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 
-#include "os/clock.h"
-#include "sync/lock.h"
 #include "mp/error.h"
 #include "mp/shared.h"
 #include "mp/sync.h"
+#include "os/alive.h"
+#include "os/futex.h"
+#include "sync/lock.h"
+#include "sync/wait.h"
+
+/* owner_alive is the wait layer's liveness question for a lock: may its
+ * current owner still run? */
+static bool owner_alive(void *lock)
+{
+    pid_t owner = mp__lock_owner(lock);
+    return owner == 0 || mp__tid_alive(owner);
+}
+
+/* try_takeover takes the lock from a dead owner. It returns true when this
+ * caller won the CAS; the word is compared whole, so a racing takeover or a
+ * racing release makes it fail and the caller simply loops. */
+static bool try_takeover(mp__lock *l, uint32_t seen)
+{
+    pid_t owner = (pid_t)(seen & MP__LOCK_TID);
+    if (owner == 0 || mp__tid_alive(owner))
+        return false;
+    /* Keep the waiters bit: others may sleep behind the dead owner. */
+    uint32_t want = (uint32_t)mp__tid() | MP__LOCK_WAITERS;
+    return atomic_compare_exchange_strong_explicit(&l->word, &seen, want, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+int mp__lock_acquire_slow(mp__lock *l, const mp__deadline *d)
+{
+    uint32_t me = (uint32_t)mp__tid();
+    uint32_t w;
+
+    if (!d->forever && mp__deadline_expired(d)) {
+        /* Try once (timeout 0): no spin, no waiters bit left behind; a
+         * dead owner's lock is still taken over. */
+        w = atomic_load_explicit(&l->word, memory_order_relaxed);
+        if (w == 0 && atomic_compare_exchange_strong_explicit(
+                          &l->word, &w, me, memory_order_acquire, memory_order_relaxed))
+            return 0;
+        return try_takeover(l, w) ? MP_EOWNERDEAD : MP_ETIMEDOUT;
+    }
+
+    /* Once we have slept, others may sleep too, so the lock is taken with
+     * the waiters bit set (at worst one spare wake at the release). */
+    uint32_t taken = me;
+    bool spun = false;
+    for (;;) {
+        w = atomic_load_explicit(&l->word, memory_order_relaxed);
+        if (w == 0) {
+            if (atomic_compare_exchange_weak_explicit(&l->word, &w, taken, memory_order_acquire,
+                                                      memory_order_relaxed))
+                return 0;
+            continue;
+        }
+        /* Spin once, and only while nobody sleeps: a holder's critical
+         * section on another core is usually over within the spin. */
+        if (!spun && !(w & MP__LOCK_WAITERS)) {
+            spun = true;
+            if (mp__spin(&l->word, w, d))
+                continue;
+        }
+        if (!(w & MP__LOCK_WAITERS)) {
+            if (!atomic_compare_exchange_weak_explicit(&l->word, &w, w | MP__LOCK_WAITERS,
+                                                       memory_order_relaxed, memory_order_relaxed))
+                continue;
+            w |= MP__LOCK_WAITERS;
+        }
+        taken = me | MP__LOCK_WAITERS;
+        int rc = mp__wait(&l->word, w, d, owner_alive, l);
+        if (rc == MP_EOWNERDEAD) {
+            if (try_takeover(l, w))
+                return MP_EOWNERDEAD;
+        } else if (rc == MP_ETIMEDOUT) {
+            /* Last chance: the owner may have released meanwhile. */
+            w = 0;
+            if (atomic_compare_exchange_strong_explicit(&l->word, &w, taken, memory_order_acquire,
+                                                        memory_order_relaxed))
+                return 0;
+            return MP_ETIMEDOUT;
+        }
+    }
+}
+
+/* The wakes this thread deferred to its next release. Thread-local: the
+ * thread that notified is the one that releases, in the common case; the
+ * others are covered by the sleepers' slices (see lock.h). Beyond
+ * DEFER_MAX a wake is sent at once: correct, merely less smooth. A forked
+ * child inherits its parent thread's list: sent again, they are spurious
+ * wake-ups, harmless. */
+#define DEFER_MAX 64
+static __thread uint32_t n_deferred;
+static __thread _Atomic uint32_t *deferred[DEFER_MAX];
+
+void mp__lock_defer_wake(mp__lock *l, _Atomic uint32_t *addr)
+{
+    if (n_deferred == DEFER_MAX) {
+        mp__futex_wake(addr, 1);
+        return;
+    }
+    deferred[n_deferred++] = addr;
+    /* Only the holder sets this bit, so a load avoids a needless atomic
+     * write when it is already there. */
+    if (!(atomic_load_explicit(&l->word, memory_order_relaxed) & MP__LOCK_WAKES))
+        atomic_fetch_or_explicit(&l->word, MP__LOCK_WAKES, memory_order_relaxed);
+}
+
+/* The lock is free already: whoever we wake finds it so. */
+void mp__lock_release_slow(mp__lock *l, uint32_t old)
+{
+    if (old & MP__LOCK_WAITERS)
+        mp__futex_wake(&l->word, 1);
+    if (old & MP__LOCK_WAKES) {
+        uint32_t n = n_deferred;
+        n_deferred = 0;
+        for (uint32_t i = 0; i < n; i++)
+            mp__futex_wake(deferred[i], 1);
+    }
+}
+
+int mp__lock_hold(mp__lock *l)
+{
+    mp__deadline forever = {.forever = true};
+    return mp__lock_acquire(l, &forever);
+}
 
 /* acquire_timed is the slow half shared by both kinds: the fast CAS failed,
  * so the deadline (a clock read) is worth computing now. */

@@ -1,24 +1,24 @@
-/* lock.h - libmp's own futex lock: owner tid in one 32-bit word, any
- * process may release it, and a dead owner is taken over.
+/* lock.h - libmp's one lock: a futex word holding the owner's kernel
+ * thread id; any process may release it, and a dead owner is taken over.
  *
  * Why not a robust process-shared pthread mutex: Python's Lock may be
  * released by any thread or process (a child acquires, the parent
- * releases), and a robust mutex refuses an unlock by a non-owner (EPERM).
- * Here the word holds the owner's kernel tid (globally unique while the
- * thread lives) plus a waiters bit; the kernel knows nothing of the owner,
- * so liveness is checked by the waiters themselves: a contended waiter
- * sleeps in slices of MP__LOCK_SLICE seconds and, after a slice that
- * brought no wake-up, asks whether the owner still runs. If not, it takes
- * the lock over with a CAS and reports MP_EOWNERDEAD. A dead owner is thus
- * noticed within one or two slices, at the cost of one /proc read per
- * waiter per slice, and only while the lock stays held that long.
+ * releases), and a robust mutex refuses an unlock by a non-owner (EPERM);
+ * nor does a pthread mutex take a deadline for every internal use. Here
+ * the word holds the owner's kernel tid (globally unique while the thread
+ * lives) plus a waiters bit; the kernel knows nothing of the owner, so
+ * liveness is checked by the waiters themselves, through the wait layer
+ * (sync/wait.h): a contended waiter sleeps in slices and, after a slice
+ * that brought no wake-up, asks whether the owner still runs
+ * (os/alive.h: never "dead" without proof). If not, it takes the lock
+ * over with a CAS and reports MP_EOWNERDEAD. A stopped owner is alive:
+ * waiters wait for it until their own deadline, never longer.
  *
- * Limits: tids are reused once the pid space wraps (pid_max), so an owner
- * that died and whose tid was handed to a new thread in the meantime looks
- * alive; with the kernel handing out ids in order this needs pid_max new
- * threads during one slice. */
-#ifndef MP_INTERNAL_LOCK_H
-#define MP_INTERNAL_LOCK_H
+ * Every structure guarded by one of these locks must be whole, or
+ * repairable by the next holder, whatever instruction its holder died at:
+ * MP_EOWNERDEAD hands the repair to whoever takes the lock over. */
+#ifndef MP_SYNC_LOCK_H
+#define MP_SYNC_LOCK_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,9 +36,6 @@
 #define MP__LOCK_WAITERS 0x80000000u
 #define MP__LOCK_WAKES   0x40000000u
 #define MP__LOCK_TID     0x3fffffffu
-
-/* Seconds a contended waiter sleeps before it checks the owner's liveness. */
-#define MP__LOCK_SLICE 0.1
 
 typedef struct {
     _Atomic uint32_t word; /* owner tid | waiters bit; 0 when free */
@@ -99,7 +96,7 @@ static inline int mp__lock_release(mp__lock *l)
  * The wakes are kept per thread, so a release of l by another thread or
  * process does not send them, nor does a holder that dies before its
  * release: whoever sleeps on addr must wake now and then by itself and
- * re-check (a waiter sleeps in slices of MP__LOCK_SLICE). Sending a
+ * re-check (a waiter sleeps in slices of MP__WAIT_SLICE). Sending a
  * deferred wake late, after the word at addr was reused, costs at most a
  * spurious wake-up, which every futex sleeper tolerates. */
 void mp__lock_defer_wake(mp__lock *l, _Atomic uint32_t *addr);
@@ -116,8 +113,10 @@ static inline bool mp__lock_mine(const mp__lock *l)
     return mp__lock_owner(l) == mp__tid();
 }
 
-/* mp__lock_hold takes l for internal bookkeeping (forever, no timeout):
- * returns 0 or MP_EOWNERDEAD like mp__lock_acquire. */
+/* mp__lock_hold takes l with no deadline, for internal bookkeeping that
+ * has no caller waiting on a timeout (a pool worker, the supervisor):
+ * returns 0 or MP_EOWNERDEAD like mp__lock_acquire. A call with a timeout
+ * uses mp__lock_acquire with its deadline instead. */
 int mp__lock_hold(mp__lock *l);
 
 /* The public lock objects, shared with condition.c. Both live in the

@@ -8,6 +8,7 @@
 
 #include "os/clock.h"
 #include "os/futex.h"
+#include "sync/wait.h"
 #include "mp/error.h"
 #include "mp/shared.h"
 #include "mp/sync.h"
@@ -76,10 +77,12 @@ int mp_semaphore_acquire(mp_semaphore *s, double timeout)
     /* Announce ourselves before the last look at the value: release bumps
      * the value, then reads waiters (both seq_cst), so either it sees us
      * and wakes, or we see its value and never sleep. */
+    if (mp__spin(&s->value, 0, &d) && try_take(s))
+        return 0;
     atomic_fetch_add(&s->waiters, 1);
     int rc = 0;
     while (!try_take(s)) {
-        if (mp__futex_wait(&s->value, 0, &d) == MP_ETIMEDOUT) {
+        if (mp__wait(&s->value, 0, &d, NULL, NULL) == MP_ETIMEDOUT) {
             rc = try_take(s) ? 0 : MP_ETIMEDOUT;
             break;
         }

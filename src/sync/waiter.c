@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "os/futex.h"
 #include "mp/error.h"
 #include "mp/shared.h"
+#include "os/alive.h"
+#include "os/futex.h"
 #include "os/thread.h"
+#include "sync/wait.h"
 
 static __thread mp__waiter *tls_node;
 static pthread_key_t node_key;
@@ -138,19 +140,7 @@ uint32_t mp__waiter_sleep(mp__waiter *w, const mp__deadline *d)
         uint32_t v = atomic_load_explicit(&w->word, memory_order_acquire);
         if (v != 0)
             return v;
-        if (mp__futex_wait(&w->word, 0, d) == MP_ETIMEDOUT)
-            return atomic_load_explicit(&w->word, memory_order_acquire);
-    }
-}
-
-uint32_t mp__waiter_sleep_sliced(mp__waiter *w, const mp__deadline *d)
-{
-    for (;;) {
-        uint32_t v = atomic_load_explicit(&w->word, memory_order_acquire);
-        if (v != 0)
-            return v;
-        mp__deadline slice = mp__deadline_min(d, MP__LOCK_SLICE);
-        if (mp__futex_wait(&w->word, 0, &slice) == MP_ETIMEDOUT && mp__deadline_expired(d))
+        if (mp__wait(&w->word, 0, d, NULL, NULL) == MP_ETIMEDOUT)
             return atomic_load_explicit(&w->word, memory_order_acquire);
     }
 }

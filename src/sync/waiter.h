@@ -66,19 +66,14 @@ int mp__waitlist_wake(mp__waitlist *list, int n, uint32_t outcome);
 /* mp__waitlist_notify is mp__waitlist_wake for waiters that will take
  * held, the lock the caller holds, when they wake: where it can, it
  * defers their futex wakes to the release of held (mp__lock_defer_wake),
- * so they wake to a free lock. Such waiters must sleep with
- * mp__waiter_sleep_sliced. */
+ * so they wake to a free lock. */
 int mp__waitlist_notify(mp__waitlist *list, int n, uint32_t outcome, mp__lock *held);
 
 /* mp__waiter_sleep sleeps until w's word is non-zero or the deadline
- * passes, surviving signals. Returns the word (0 on timeout). */
+ * passes, surviving signals. It looks at the word every MP__WAIT_SLICE
+ * even without a wake-up, so a wake that is never sent (the notifier
+ * died, or deferred it to a release another thread made) delays it by one
+ * slice at most. Returns the word (0 on timeout). */
 uint32_t mp__waiter_sleep(mp__waiter *w, const mp__deadline *d);
-
-/* mp__waiter_sleep_sliced is mp__waiter_sleep for a waiter whose wake may
- * have been deferred (mp__waitlist_notify): it wakes every MP__LOCK_SLICE
- * seconds to re-read its word, so a wake that is never sent (the notifier
- * died, or another thread released the lock) delays it by one slice at
- * most. */
-uint32_t mp__waiter_sleep_sliced(mp__waiter *w, const mp__deadline *d);
 
 #endif
