@@ -75,8 +75,9 @@ struct mp_queue {
     _Atomic uint32_t room_flag;
     _Alignas(64) _Atomic uint32_t join_seq; /* mp_queue_join sleeps here */
     _Atomic uint32_t join_flag;
-    _Atomic uint64_t tdone; /* mp_queue_task_done calls */
-    _Atomic uint64_t lost;  /* messages lost with a dead process: never to be task_done */
+    _Atomic uint64_t tdone;        /* mp_queue_task_done calls */
+    _Atomic uint64_t lost;         /* messages lost with a dead process: never to be task_done */
+    _Atomic uint64_t dead_pending; /* DEAD records not yet skipped: counted as put, not queued */
 };
 _Static_assert(offsetof(struct mp_queue, plock) % 64 == 0, "producer line");
 _Static_assert(offsetof(struct mp_queue, clock) % 64 == 0, "consumer line");
@@ -358,18 +359,18 @@ static bool has_room(mp_queue *q)
 
 /* What a producer reserved: where to copy each message, then publish. */
 struct resv {
-    mp__qrec *rec; /* the record */
-    void *dst;     /* where the bytes go: in the record, or in blk */
-    const void *msg;
+    mp__qrec *rec;   /* the record */
+    const void *msg; /* the bytes to copy in */
     size_t len;
 };
 
-/* Reserve records for msgs[0..n) (all inline, or one with its block in
- * *blk), as many as fit the chunk and maxsize. Lock held. Returns how many
- * were reserved (0: the queue is full, or the chunk needs a successor:
- * *need_chunk), after committing them. */
-static size_t reserve(mp_queue *q, const void *const *msgs, const size_t *lens, size_t n,
-                      mp__qblk *blk, struct resv *out, bool *need_chunk)
+/* Reserve records for msgs[0..n), as many as fit the chunk and maxsize:
+ * all in the chunk, or (ool) one out of line, whose block the caller
+ * makes after the lock. Lock held. Returns how many were reserved (0: the
+ * queue is full, or the chunk needs a successor: *need_chunk), after
+ * committing them. */
+static size_t reserve(mp_queue *q, const void *const *msgs, const size_t *lens, size_t n, bool ool,
+                      struct resv *out, bool *need_chunk)
 {
     mp__qpos p;
     mp__qside_load(&q->prod, &p);
@@ -383,7 +384,7 @@ static size_t reserve(mp_queue *q, const void *const *msgs, const size_t *lens, 
                 break;
         }
         size_t len = lens[k];
-        uint32_t lenkind = blk != NULL ? MP__QK_OOL : (uint32_t)len << 2 | MP__QK_DATA;
+        uint32_t lenkind = ool ? MP__QK_OOL : (uint32_t)len << 2 | MP__QK_DATA;
         uint64_t size = mp__qrec_size(lenkind);
         if (p.off + size + MP__QREC_HDR > p.chunk->size) {
             *need_chunk = true;
@@ -391,12 +392,8 @@ static size_t reserve(mp_queue *q, const void *const *msgs, const size_t *lens, 
         }
         mp__qrec *r = mp__qrec_at(p.chunk, p.off);
         r->lenkind = lenkind;
-        if (blk != NULL) {
-            memcpy(r + 1, &blk, sizeof blk);
-            out[k].dst = blk + 1;
-        } else {
-            out[k].dst = r + 1;
-        }
+        if (ool)
+            memset(r + 1, 0, sizeof(mp__qblk *)); /* no block yet */
         atomic_store_explicit(&r->state, MP__QR_RESV | me, memory_order_relaxed);
         out[k].rec = r;
         out[k].msg = msgs[k];
@@ -426,16 +423,47 @@ static void switch_chunk(mp_queue *q, mp__qchunk *c)
     mp__qside_commit(&q->prod, &p);
 }
 
-/* Copy the reserved messages in and publish them, then wake consumers. */
-static void publish(mp_queue *q, const struct resv *rv, size_t k)
+/* Publish the reserved record r as DEAD: nothing to deliver (its producer
+ * died, or could not store its message). Counted in dead_pending until a
+ * consumer skips it, so that qsize never counts it. */
+static bool mark_dead(mp_queue *q, mp__qrec *r, uint32_t resv)
 {
+    atomic_fetch_add(&q->dead_pending, 1);
+    if (atomic_compare_exchange_strong(&r->state, &resv, MP__QR_DEAD))
+        return true;
+    atomic_fetch_sub(&q->dead_pending, 1);
+    return false;
+}
+
+/* Copy the reserved messages in and publish them, then wake consumers.
+ * An out-of-line message gets its block first, the record pointing to it
+ * before anything else (so a repair frees it if we die). Returns 0, or
+ * MP_EMSGSIZE when the heap cannot hold that block (the record is then
+ * published DEAD: nothing is queued). */
+static int publish(mp_queue *q, const struct resv *rv, size_t k)
+{
+    int rc = 0;
     for (size_t i = 0; i < k; i++) {
+        mp__qrec *r = rv[i].rec;
+        void *dst = r + 1;
+        if ((r->lenkind & 3) == MP__QK_OOL) {
+            mp__qblk *blk = mp_shared_malloc(sizeof *blk + rv[i].len);
+            if (blk == NULL) {
+                mark_dead(q, r, atomic_load_explicit(&r->state, memory_order_relaxed));
+                rc = MP_EMSGSIZE;
+                continue;
+            }
+            memcpy(r + 1, &blk, sizeof blk);
+            blk->len = rv[i].len;
+            dst = blk + 1;
+        }
         if (rv[i].len > 0)
-            mp__qcopy(rv[i].dst, rv[i].msg, rv[i].len);
+            mp__qcopy(dst, rv[i].msg, rv[i].len);
         /* A full barrier, so that the flag is read after it (see top). */
-        atomic_exchange_explicit(&rv[i].rec->state, MP__QR_PUB, memory_order_seq_cst);
+        atomic_exchange_explicit(&r->state, MP__QR_PUB, memory_order_seq_cst);
     }
     wake_all(&q->data_seq, &q->data_flag);
+    return rc;
 }
 
 /* Put n messages in order, waiting as the timeout allows while the queue
@@ -445,74 +473,55 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
 {
     qwait w = {.timeout = timeout};
     struct resv rv[64];
-    mp__qchunk *spare = NULL; /* a chunk made while unlocked */
     size_t i = 0;
     int rc = 0;
     while (i < n && rc == 0) {
-        mp__qblk *blk = NULL;
+        bool ool = lens[i] > q->inline_max;
         size_t batch = 1;
-        if (lens[i] > q->inline_max) {
-            /* Out of line: the block is made before the lock, and filled
-             * after it, once its record is reserved. */
-            blk = mp_shared_malloc(sizeof *blk + lens[i]);
-            if (blk == NULL) {
-                rc = MP_EMSGSIZE;
-                break;
-            }
-            blk->len = lens[i];
-        } else {
-            while (i + batch < n && batch < 64 && lens[i + batch] <= q->inline_max)
-                batch++;
+        while (!ool && i + batch < n && batch < 64 && lens[i + batch] <= q->inline_max)
+            batch++;
+        if (plock(q, &w) != 0) {
+            rc = MP_EFULL; /* timed out behind a stopped producer */
+            break;
         }
-        for (;;) {
-            if ((rc = plock(q, &w)) != 0) {
-                rc = MP_EFULL; /* timed out behind a stopped producer */
-                break;
-            }
-            if (atomic_load_explicit(&q->closed, memory_order_acquire)) {
-                mp__lock_release(&q->plock);
-                rc = MP_ECLOSED;
-                break;
-            }
-            bool need_chunk;
-            size_t k = reserve(q, msgs + i, lens + i, batch, blk, rv, &need_chunk);
-            if (k == 0 && need_chunk && spare != NULL) {
-                switch_chunk(q, spare);
-                spare = NULL;
-                k = reserve(q, msgs + i, lens + i, batch, blk, rv, &need_chunk);
-            }
+        if (atomic_load_explicit(&q->closed, memory_order_acquire)) {
             mp__lock_release(&q->plock);
-            if (k > 0) {
-                publish(q, rv, k);
-                i += k;
-                blk = NULL;
-                break;
-            }
-            if (need_chunk) {
-                if ((spare = chunk_new(q)) == NULL) {
-                    rc = MP_ENOMEM;
-                    break;
-                }
-                continue;
-            }
-            /* Full: wait for room. */
-            if (!(w.timeout > 0)) {
-                rc = MP_EFULL;
-                break;
-            }
-            /* No spin: a producer that outruns its consumers would take
-             * each freed place as it appears, moving the consumers' line
-             * across for every message; asleep, it lets them free a run
-             * of places while it wakes up. */
-            const mp__deadline *d = qwait_deadline(&w);
-            if (sleep_on(q, &q->room_seq, &q->room_flag, has_room, d) != 0 && !has_room(q)) {
-                rc = MP_EFULL;
-                break;
-            }
+            rc = MP_ECLOSED;
+            break;
         }
-        mp_shared_free(blk);
+        bool need_chunk;
+        size_t k = reserve(q, msgs + i, lens + i, batch, ool, rv, &need_chunk);
+        if (k == 0 && need_chunk) {
+            /* Made under the lock: a chunk made outside it would be lost
+             * by a producer killed while it waits for the lock. */
+            mp__qchunk *c = chunk_new(q);
+            if (c == NULL) {
+                mp__lock_release(&q->plock);
+                rc = MP_ENOMEM;
+                break;
+            }
+            switch_chunk(q, c);
+            k = reserve(q, msgs + i, lens + i, batch, ool, rv, &need_chunk);
+        }
+        mp__lock_release(&q->plock);
+        if (k > 0) {
+            rc = publish(q, rv, k);
+            if (rc == 0)
+                i += k;
+            continue;
+        }
+        /* Full: wait for room. No spin: a producer that outruns its
+         * consumers would take each freed place as it appears, moving the
+         * consumers' line across for every message; asleep, it lets them
+         * free a run of places while it wakes up. */
+        if (!(w.timeout > 0)) {
+            rc = MP_EFULL;
+            break;
+        }
+        const mp__deadline *d = qwait_deadline(&w);
+        if (sleep_on(q, &q->room_seq, &q->room_flag, has_room, d) != 0 && !has_room(q))
+            rc = MP_EFULL;
     }
-    mp_shared_free(spare);
     if (done != NULL)
         *done = i;
     return rc;
@@ -529,12 +538,10 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *msg, size_t len, double time
         bool need_chunk;
         size_t k = atomic_load_explicit(&q->closed, memory_order_relaxed)
                        ? 0
-                       : reserve(q, &msg, &len, 1, NULL, &rv, &need_chunk);
+                       : reserve(q, &msg, &len, 1, false, &rv, &need_chunk);
         mp__lock_release(&q->plock);
-        if (k == 1) {
-            publish(q, &rv, 1);
-            return 0;
-        }
+        if (k == 1)
+            return publish(q, &rv, 1);
     }
     return put_many(q, &msg, &len, 1, NULL, timeout);
 }
@@ -583,11 +590,11 @@ static bool reap_holder(mp_queue *q, mp__qrec *r, uint32_t st)
     pid_t tid = (pid_t)(st & MP__QR_TID);
     if (mp__tid_alive(tid))
         return false;
-    uint32_t to = (st & MP__QR_STATE) == MP__QR_RESV ? MP__QR_DEAD : MP__QR_DONE;
-    if (!atomic_compare_exchange_strong(&r->state, &st, to))
+    bool resv = (st & MP__QR_STATE) == MP__QR_RESV;
+    if (resv ? !mark_dead(q, r, st) : !atomic_compare_exchange_strong(&r->state, &st, MP__QR_DONE))
         return true; /* it moved on: it lives after all */
     free_blk_of(r);
-    if (to == MP__QR_DONE) {
+    if (!resv) {
         /* Taken (counted) but never delivered: nobody will task_done it.
          * A DEAD record is counted when it is skipped. */
         atomic_fetch_add(&q->lost, 1);
@@ -602,13 +609,15 @@ static bool reap_holder(mp_queue *q, mp__qrec *r, uint32_t st)
 static size_t sweep(mp_queue *q, mp__qpos *c, mp__qchunk **spent, size_t max_spent)
 {
     size_t n = 0;
+    bool reaping = false; /* a dead holder was found: ask about the next at once */
     while (!same_pos(c->rchunk, c->roff, c->chunk, c->off)) {
         mp__qrec *r = mp__qrec_at(c->rchunk, c->roff);
         uint32_t st = state_of(r);
         if ((st & MP__QR_STATE) == MP__QR_CLAIM) {
             /* A consumer is still copying it out, or died doing so. */
-            if (!stalled(&q->rel_stall, c->rchunk, c->roff) || !reap_holder(q, r, st))
+            if (!(reaping || stalled(&q->rel_stall, c->rchunk, c->roff)) || !reap_holder(q, r, st))
                 break;
+            reaping = true;
             continue;
         }
         if ((r->lenkind & 3) == MP__QK_END) {
@@ -650,13 +659,14 @@ static bool data_ready(mp_queue *q)
 }
 
 /* Take up to max messages under the lock (held), committing the head past
- * them. Returns how many (0 with *rc set: MP_EEMPTY when nothing is
+ * them; ask says to ask at once whether the producer of a record still
+ * being written at the head lives. Returns how many (0 with *rc set: MP_EEMPTY when nothing is
  * published, MP_EMSGSIZE when the first does not fit, with lens[0] its
  * length). out receives each one; GET_ALLOC's buffer comes from *alloc
  * (allocated by the caller for *alloc_len bytes, or MP_ENOMEM asks it to
  * make one of lens[0] + 1 bytes first). */
 static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t cap, size_t *lens,
-                   size_t max, struct take *out, int *rc)
+                   size_t max, bool ask, struct take *out, int *rc)
 {
     mp__qpos c, was;
     mp__qside_load(&q->cons, &c);
@@ -666,6 +676,7 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
     uint32_t me = (uint32_t)mp__tid() & MP__QR_TID;
     size_t n = 0, used = 0;
     uint64_t skipped = 0;
+    bool reaping = false; /* a dead producer was found: ask about the next at once */
     *rc = MP_EEMPTY;
     while (n < max) {
         if (q->tail_chunk == NULL || same_pos(c.chunk, c.off, q->tail_chunk, q->tail_off)) {
@@ -680,16 +691,21 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
         uint32_t st = state_of(r);
         uint32_t kind = r->lenkind & 3;
         if ((st & MP__QR_STATE) == MP__QR_RESV) {
-            /* Being written. Its producer may have died: asked only at
-             * the front of a call, after it has held it for a while. */
-            if (n == 0 && stalled(&q->head_stall, c.chunk, c.off) && reap_holder(q, r, st))
+            /* Being written. Its producer may have died: asked at the
+             * front of a call that is about to sleep (ask), or after it
+             * has held the record for a while. */
+            if (n == 0 && (ask || reaping || stalled(&q->head_stall, c.chunk, c.off)) &&
+                reap_holder(q, r, st)) {
+                reaping = true;
                 continue;
+            }
             break;
         }
         if (st == MP__QR_DEAD) {
             c.off += mp__qrec_size(r->lenkind);
             c.count++;
             skipped++;
+            atomic_fetch_sub(&q->dead_pending, 1);
             continue;
         }
         if (kind == MP__QK_END) {
@@ -769,13 +785,14 @@ static int get_many(mp_queue *q, enum get_mode mode, void *buf, size_t cap, size
     if (max > 64)
         max = 64;
     int rc;
-    for (;;) {
+    for (int round = 0;; round++) {
         if (clock_take(q, &w) != 0) {
             rc = MP_EEMPTY; /* timed out behind a stopped consumer */
             break;
         }
-        size_t n = mode == GET_ALLOC ? take(q, mode, abuf, acap, lens, 1, t, &rc)
-                                     : take(q, mode, buf, cap, lens, max, t, &rc);
+        bool ask = round > 0; /* we have spun or slept: is the head stuck? */
+        size_t n = mode == GET_ALLOC ? take(q, mode, abuf, acap, lens, 1, ask, t, &rc)
+                                     : take(q, mode, buf, cap, lens, max, ask, t, &rc);
         mp__lock_release(&q->clock);
         if (n > 0) {
             deliver(q, t, n);
@@ -806,8 +823,11 @@ static int get_many(mp_queue *q, enum get_mode mode, void *buf, size_t cap, size
         if (!(w.timeout > 0))
             break;
         const mp__deadline *d = qwait_deadline(&w);
-        if (mp__spin_until((bool (*)(void *))data_ready, q, d))
+        if (round == 0) {
+            /* Spin, then look again (asking about a stuck head). */
+            mp__spin_until((bool (*)(void *))data_ready, q, d);
             continue;
+        }
         if (sleep_on(q, &q->data_seq, &q->data_flag, data_ready, d) != 0 && !data_ready(q)) {
             rc = drained_closed(q) ? MP_ECLOSED : MP_EEMPTY;
             break;
@@ -827,7 +847,7 @@ static inline int get_one(mp_queue *q, enum get_mode mode, void *buf, size_t cap
         return MP_EEMPTY;
     struct take t;
     int rc;
-    size_t n = take(q, mode, buf, cap, len, 1, &t, &rc);
+    size_t n = take(q, mode, buf, cap, len, 1, false, &t, &rc);
     mp__lock_release(&q->clock);
     if (n == 0)
         return MP_EEMPTY;
@@ -873,9 +893,11 @@ MP_EXTERN size_t mp_queue_qsize(const mp_queue *q)
 {
     if (q == NULL)
         return 0;
-    /* Consumers first: their count never passes the producers'. */
-    uint64_t gets = mp__qside_count(&q->cons);
-    return (size_t)(mp__qside_count(&q->prod) - gets);
+    /* Consumers first: their count never passes the producers'. DEAD
+     * records were reserved but hold no message. */
+    uint64_t gets = mp__qside_count(&q->cons) + atomic_load(&q->dead_pending);
+    uint64_t puts = mp__qside_count(&q->prod);
+    return puts > gets ? (size_t)(puts - gets) : 0;
 }
 
 MP_EXTERN bool mp_queue_empty(const mp_queue *q)
