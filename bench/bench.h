@@ -99,6 +99,20 @@ static inline void bench_pin(int role)
         bench_die("sched_setaffinity", -errno);
 }
 
+/* bench_fork_peer forks the other side of a two-process figure and pins
+ * both: the child as the receiver, the caller as the sender. Returns as
+ * fork (stdio flushed first). */
+static inline pid_t bench_fork_peer(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        bench_pin(BENCH_RECEIVER);
+    else if (pid > 0)
+        bench_pin(BENCH_SENDER);
+    return pid;
+}
+
 /* bench_result prints one measurement in the runner's format. */
 static inline void bench_result(const char *figure, const char *column, double value,
                                 const char *unit)
@@ -354,6 +368,7 @@ typedef struct {
 static inline int bench_ops_child(void *arg, int i)
 {
     bench_ops_ctx *o = (bench_ops_ctx *)arg;
+    bench_pin(i % 2 == 0 ? BENCH_SENDER : BENCH_RECEIVER);
     bench_gate_wait(&o->gate);
     double t0 = bench_now(), t1 = t0;
     long n = 0;
