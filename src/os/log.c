@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mp/error.h"
@@ -132,11 +131,6 @@ mp__exit_text mp__exit_describe(int code)
     else
         snprintf(t.s, sizeof t.s, "killed by signal %d", -code);
     return t;
-}
-
-int mp__exitcode(int wstatus)
-{
-    return WIFSIGNALED(wstatus) ? -WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
 }
 
 const char *mp__signal_name(int sig)

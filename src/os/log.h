@@ -12,6 +12,7 @@
 #define MP_OS_LOG_H
 
 #include <stdatomic.h>
+#include <sys/wait.h>
 
 #include "mp/log.h"
 
@@ -53,7 +54,10 @@ typedef struct {
 mp__exit_text mp__exit_describe(int code);
 
 /* mp__exitcode turns a waitpid(2) status into Python's exitcode. */
-int mp__exitcode(int wstatus);
+static inline int mp__exitcode(int wstatus)
+{
+    return WIFSIGNALED(wstatus) ? -WTERMSIG(wstatus) : WEXITSTATUS(wstatus);
+}
 
 /* mp__signal_name returns "SIGTERM" for SIGTERM and so on, or NULL for a
  * number it does not know. */
