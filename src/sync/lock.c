@@ -10,6 +10,7 @@
 #include "mp/sync.h"
 #include "os/alive.h"
 #include "os/futex.h"
+#include "os/log.h"
 #include "sync/lock.h"
 #include "sync/wait.h"
 
@@ -31,8 +32,12 @@ static bool try_takeover(mp__lock *l, uint32_t seen)
         return false;
     /* Keep the waiters bit: others may sleep behind the dead owner. */
     uint32_t want = (uint32_t)mp__tid() | MP__LOCK_WAITERS;
-    return atomic_compare_exchange_strong_explicit(&l->word, &seen, want, memory_order_acquire,
-                                                   memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&l->word, &seen, want, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return false;
+    mp__log(MP_LOG_WARN, "lock %p: taken over from thread %d, which died holding it", (void *)l,
+            (int)owner);
+    return true;
 }
 
 int mp__lock_acquire_slow(mp__lock *l, const mp__deadline *d)
