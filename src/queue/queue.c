@@ -25,6 +25,7 @@
 #include "os/alive.h"
 #include "os/clock.h"
 #include "os/futex.h"
+#include "os/log.h"
 #include "os/panic.h"
 #include "os/thread.h"
 #include "queue/store.h"
@@ -202,6 +203,8 @@ static void repair_producer(mp_queue *q)
     mp__qpos p;
     mp__qside_load(&q->prod, &p);
     mp__qchunk *next = atomic_load_explicit(&p.chunk->next, memory_order_acquire);
+    mp__log(MP_LOG_WARN, "queue %p: a producer died holding its lock%s", (void *)q,
+            next != NULL ? "; finishing the chunk it was linking" : "");
     if (next == NULL)
         return;
     mp__qrec *end = mp__qrec_at(p.chunk, p.off);
@@ -220,6 +223,8 @@ static void repair_consumer(mp_queue *q)
     mp__qpos c, t;
     mp__qside_load(&q->cons, &c);
     mp__qside_read(&q->prod, &t);
+    mp__log(MP_LOG_WARN, "queue %p: a consumer died holding its lock; its claims go back",
+            (void *)q);
     while (!same_pos(c.chunk, c.off, t.chunk, t.off)) {
         mp__qrec *r = mp__qrec_at(c.chunk, c.off);
         uint32_t st = state_of(r);
@@ -593,6 +598,9 @@ static bool reap_holder(mp_queue *q, mp__qrec *r, uint32_t st)
     bool resv = (st & MP__QR_STATE) == MP__QR_RESV;
     if (resv ? !mark_dead(q, r, st) : !atomic_compare_exchange_strong(&r->state, &st, MP__QR_DONE))
         return true; /* it moved on: it lives after all */
+    mp__log(MP_LOG_WARN, "queue %p: thread %d died %s a message; %s", (void *)q, (int)tid,
+            resv ? "putting" : "getting",
+            resv ? "skipped, never delivered" : "dropped, never delivered twice");
     free_blk_of(r);
     if (!resv) {
         /* Taken (counted) but never delivered: nobody will task_done it.
