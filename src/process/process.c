@@ -18,6 +18,7 @@
 #include "os/pdeath.h"
 #include "os/pidfd.h"
 #include "os/thread.h"
+#include "sync/lock.h"
 #include "sync/wait.h"
 #include "mp/error.h"
 
@@ -64,7 +65,7 @@ static atomic_uint counter;              /* numbers handed out by this process *
 /* Guards the registry and every started object's pid/status fields. Never
  * held across fork: the atfork handlers take it around every fork so a
  * child never inherits it locked. */
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static mp__lock reg_lock; /* libmp's futex lock, used here in private memory */
 static mp_process *children; /* started objects whose pidfd is still open */
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
@@ -78,12 +79,12 @@ __attribute__((constructor)) static void process_at_load(void)
 
 static void lock(void)
 {
-    pthread_mutex_lock(&reg_lock);
+    (void)mp__lock_hold(&reg_lock); /* a holder of this process cannot die alone */
 }
 
 static void unlock(void)
 {
-    pthread_mutex_unlock(&reg_lock);
+    (void)mp__lock_release(&reg_lock);
 }
 
 static void reg_add(mp_process *p)
