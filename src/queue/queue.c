@@ -242,28 +242,29 @@ static void repair_consumer(mp_queue *q)
     q->head_stall.chunk = q->rel_stall.chunk = NULL;
 }
 
-static int plock(mp_queue *q, qwait *w)
+/* side_lock takes one side's lock (l, whose dead holder repair mends)
+ * within the wait's deadline: 0 or MP_ETIMEDOUT. An uncontended take reads
+ * no clock. */
+static int side_lock(mp_queue *q, mp__lock *l, void (*repair)(mp_queue *), qwait *w)
 {
-    if (mp__lock_tryacquire(&q->plock))
+    if (mp__lock_tryacquire(l))
         return 0;
-    int rc = mp__lock_acquire_slow(&q->plock, qwait_lock_deadline(w));
+    int rc = mp__lock_acquire_slow(l, qwait_lock_deadline(w));
     if (rc == MP_EOWNERDEAD) {
-        repair_producer(q);
+        repair(q);
         rc = 0;
     }
     return rc;
 }
 
+static int plock(mp_queue *q, qwait *w)
+{
+    return side_lock(q, &q->plock, repair_producer, w);
+}
+
 static int clock_take(mp_queue *q, qwait *w)
 {
-    if (mp__lock_tryacquire(&q->clock))
-        return 0;
-    int rc = mp__lock_acquire_slow(&q->clock, qwait_lock_deadline(w));
-    if (rc == MP_EOWNERDEAD) {
-        repair_consumer(q);
-        rc = 0;
-    }
-    return rc;
+    return side_lock(q, &q->clock, repair_consumer, w);
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -515,15 +516,16 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
                 i += k;
             continue;
         }
-        /* Full: wait for room. No spin: a producer that outruns its
-         * consumers would take each freed place as it appears, moving the
-         * consumers' line across for every message; asleep, it lets them
-         * free a run of places while it wakes up. */
+        /* Full: wait for room, spinning first while consumers run (a
+         * sleeping producer lets them drain the queue and go to sleep
+         * too). */
         if (!(w.timeout > 0)) {
             rc = MP_EFULL;
             break;
         }
         const mp__deadline *d = qwait_deadline(&w);
+        if (mp__spin_until((bool (*)(void *))has_room, q, d))
+            continue;
         if (sleep_on(q, &q->room_seq, &q->room_flag, has_room, d) != 0 && !has_room(q))
             rc = MP_EFULL;
     }
