@@ -113,16 +113,19 @@ static int copy_xattrs(const struct xend *in, const struct xend *out)
     return rc < 0 ? rc : set;
 }
 
-/* With -a: the owner (root), or at least the group when we may. */
-static int keep_owner(int fd, int dir, const char *name, const struct mpc_meta *m)
+/* With -a: the owner (root), or at least the group when we may. Returns
+ * false when there is nothing to change. */
+static bool owner_wanted(const struct mpc_meta *m, uid_t *uid, gid_t *gid)
 {
-    uid_t uid = mpc.root ? m->uid : (uid_t)-1;
-    gid_t gid = m->gid;
-    if (!mpc.root && gid == mpc.egid)
-        return 0;
-    int rc = fd >= 0 ? fchown(fd, uid, gid) : fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW);
-    /* Without root a group we are not in cannot be given: cp -a keeps
-     * quiet about that too. */
+    *uid = mpc.root ? m->uid : (uid_t)-1;
+    *gid = m->gid;
+    return mpc.root || m->gid != mpc.egid;
+}
+
+/* The result of fchown: without root a group we are not in cannot be
+ * given, and cp -a keeps quiet about that too. */
+static int owner_result(int rc)
+{
     return rc < 0 && mpc.root ? -errno : 0;
 }
 
@@ -130,7 +133,9 @@ int mpc_attrs_fd(int in, int out, const struct mpc_meta *m, mode_t now)
 {
     bool acl = false;
     if (mpc.archive) {
-        int rc = keep_owner(out, -1, NULL, m);
+        uid_t uid;
+        gid_t gid;
+        int rc = owner_wanted(m, &uid, &gid) ? owner_result(fchown(out, uid, gid)) : 0;
         if (rc < 0)
             return rc;
         rc = copy_xattrs(&(struct xend){in, NULL}, &(struct xend){out, NULL});
@@ -152,7 +157,11 @@ int mpc_attrs_at(int dir, const char *name, const char *src, const struct stat *
     mpc_meta_from(&m, st);
     bool link = S_ISLNK(st->st_mode);
     if (mpc.archive) {
-        int rc = keep_owner(-1, dir, name, &m);
+        uid_t uid;
+        gid_t gid;
+        int rc = owner_wanted(&m, &uid, &gid)
+                     ? owner_result(fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW))
+                     : 0;
         if (rc < 0)
             return rc;
         char dpath[64 + 256];

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "mpcopy.h"
@@ -78,16 +80,17 @@ static void moved(struct span *s, ssize_t r)
     add_bytes((uint64_t)r);
 }
 
-/* Copy with read/write (the last resort). */
+/* Copy with read/write (the last resort, and pseudo files). */
 static int copy_rw(int in, int out, struct span *s)
 {
+    enum { BUF = 256 * 1024 };
     static char *buf;
-    if (buf == NULL && (buf = malloc(STEP)) == NULL)
+    if (buf == NULL && (buf = malloc(BUF)) == NULL)
         return -ENOMEM;
     while (more(s)) {
         if (mpc_stopping())
             return STOPPED;
-        size_t n = want(s);
+        size_t n = want(s) < BUF ? want(s) : BUF;
         ssize_t r = s->off ? pread(in, buf, n, *s->off) : read(in, buf, n);
         if (r < 0 && errno == EINTR)
             continue;
@@ -133,13 +136,8 @@ static int copy_data(int in, int out, struct span *s)
             }
             return -errno;
         }
-        if (r == 0) {
-            /* Zero at the start may be a pseudo file (/proc) whose size
-             * reads as 0: let read/write have a look. */
-            if (s->copied == 0 && s->to_eof && s->off == NULL)
-                return copy_rw(in, out, s);
+        if (r == 0)
             return 0;
-        }
         moved(s, r);
     }
     if (w == WAY_CFR)
@@ -214,31 +212,53 @@ static bool write_error(int err)
     return err == ENOSPC || err == EDQUOT || err == EFBIG || err == EROFS;
 }
 
+/* Does O_NONBLOCK change reads of regular files on the file system of fd?
+ * Local file systems ignore it (reads of regular files never wait for a
+ * writer); FUSE and network file systems may pass it on. Asked once per
+ * directory, to spare a system call per file. */
+static bool nonblock_matters(int fd)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0)
+        return true;
+    switch ((unsigned long)sf.f_type) {
+    case EXT4_SUPER_MAGIC: /* ext2, ext3 too */
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+    case F2FS_SUPER_MAGIC:
+        return false;
+    default:
+        return true;
+    }
+}
+
 /* Open a source file the walk saw (m) without blocking on whatever may
  * have taken its place since (a FIFO would block an open for reading for
- * good) and check it is still that file. Returns the descriptor, -1 with
- * errno, or -2 when it changed (*why says how). */
-static int open_source(int dir, const char *name, const struct mpc_meta *m, const char **why)
+ * good) and check it is still that file (*st: what it is now). Returns the
+ * descriptor, -1 with errno, or -2 when it changed (*why says how). */
+static int open_source(int dir, const char *name, const struct mpc_meta *m, bool clear_nonblock,
+                       struct stat *st, const char **why)
 {
     int in = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (in < 0)
         return -1;
-    struct stat st;
-    if (fstat(in, &st) < 0) {
+    if (fstat(in, st) < 0) {
         int err = errno;
         close(in);
         errno = err;
         return -1;
     }
-    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_dev != m->dev || (uint64_t)st.st_ino != m->ino) {
+    if (!S_ISREG(st->st_mode) || (uint64_t)st->st_dev != m->dev || (uint64_t)st->st_ino != m->ino) {
         close(in);
-        *why = S_ISREG(st.st_mode)
+        *why = S_ISREG(st->st_mode)
                    ? "replaced by another file since the walk; not copied"
                    : "no longer a regular file (replaced since the walk); not copied";
         return -2;
     }
     /* O_NONBLOCK only guarded the open; reads are ordinary. */
-    fcntl(in, F_SETFL, 0);
+    if (clear_nonblock)
+        fcntl(in, F_SETFL, 0);
     return in;
 }
 
@@ -306,6 +326,7 @@ struct cur {
     bool fresh;      /* created by the walk: its names are all free */
     int sfd, dfd;    /* open directories, or -1 */
     int err;         /* could not open them: every file in it fails */
+    bool nonblock;   /* O_NONBLOCK must be cleared after opening a file */
 };
 
 static void cur_close(struct cur *c)
@@ -326,7 +347,10 @@ static void cur_open(struct cur *c, const char *rel, bool fresh)
     if ((c->sfd = mpc_open_dir(mpc.src_fd, rel)) < 0) {
         c->err = errno;
         mpc_fail(mpc.src, rel, NULL, c->err);
-    } else if ((c->dfd = mpc_open_dir(mpc.dst_fd, rel)) < 0) {
+        return;
+    }
+    c->nonblock = nonblock_matters(c->sfd);
+    if ((c->dfd = mpc_open_dir(mpc.dst_fd, rel)) < 0) {
         c->err = errno;
         mpc_fail(mpc.dst, rel, NULL, c->err);
     }
@@ -345,23 +369,22 @@ static void meta_from_rec(struct mpc_meta *m, const struct mpc_rec *r)
     m->times[1] = (struct timespec){(time_t)r->mtime_sec, (long)r->mtime_nsec};
 }
 
-/* The data of a small file: all of it up to its end (a file that grew
- * since the walk is copied whole, as cp does), or its data extents and
- * then its length when it has holes. */
-static int copy_whole(int in, int out, const struct mpc_meta *m)
+/* The data of a small file, as long as it was when opened (st): one
+ * copy_file_range for most files. A file that grew since is copied as it
+ * was at open; one that shrank, as it is. Size 0 may be a pseudo file
+ * (/proc) whose size reads as 0: copied to its end. With holes: the data
+ * extents, then the length. */
+static int copy_whole(int in, int out, const struct mpc_meta *m, const struct stat *st)
 {
-    if (!m->sparse) {
-        struct span s = {NULL, 0, true, 0};
-        return copy_data(in, out, &s);
+    if (m->sparse) {
+        uint64_t end;
+        int rc = copy_extents(in, out, 0, (uint64_t)st->st_size, &end);
+        if (rc == 0 && ftruncate(out, st->st_size) < 0)
+            rc = -errno;
+        return rc;
     }
-    struct stat st;
-    if (fstat(in, &st) < 0)
-        return -errno;
-    uint64_t end;
-    int rc = copy_extents(in, out, 0, (uint64_t)st.st_size, &end);
-    if (rc == 0 && ftruncate(out, st.st_size) < 0)
-        rc = -errno;
-    return rc;
+    struct span s = {NULL, (uint64_t)st->st_size, st->st_size == 0, 0};
+    return st->st_size == 0 ? copy_rw(in, out, &s) : copy_data(in, out, &s);
 }
 
 /* Copy one file of the batch. */
@@ -379,7 +402,7 @@ static void copy_one(struct cur *c, const struct mpc_rec *r, const char *name, s
     struct mpc_meta m;
     meta_from_rec(&m, r);
     const char *why = NULL;
-    int in = open_source(c->sfd, name, &m, &why);
+    int in = open_source(c->sfd, name, &m, c->nonblock, &st, &why);
     if (in < 0) {
         if (why)
             mpc_fail_why(mpc.src, c->rel, name, why);
@@ -410,7 +433,7 @@ static void copy_one(struct cur *c, const struct mpc_rec *r, const char *name, s
         return;
     }
     mpc_hold("copy");
-    int rc = copy_whole(in, out, &m);
+    int rc = copy_whole(in, out, &m, &st);
     bool src_side = rc < 0 && !write_error(-rc);
     if (rc == 0)
         rc = mpc_attrs_fd(in, out, &m, made & ~mpc.umask);
@@ -569,7 +592,8 @@ static int copy_range(const struct mpc_range *rg, int *in, const char **why, boo
     int dir = mpc_open_parent(mpc.src_fd, b->rel, &name);
     if (dir < 0)
         return -errno;
-    *in = open_source(dir, name, &b->meta, why);
+    struct stat st;
+    *in = open_source(dir, name, &b->meta, true, &st, why);
     int err = errno;
     close(dir);
     if (*in < 0)

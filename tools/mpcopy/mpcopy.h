@@ -231,8 +231,14 @@ void mpc_tmp_disarm(void);
  * caller has cleaned up). Never returns. */
 _Noreturn void mpc_stop_exit(void);
 
-/* stop.c: test hook: at POINT, block until the test releases the FIFO. */
-void mpc_hold(const char *point);
+/* stop.c: test hook: at POINT, block until the test releases the FIFO
+ * (only when MPCOPY_TEST_HOLD is set: one load otherwise). */
+void mpc_hold_at(const char *point);
+static inline void mpc_hold(const char *point)
+{
+    if (mpc.hold != NULL)
+        mpc_hold_at(point);
+}
 
 /* links.c (-a): remember a source inode with several links. Returns NULL
  * when rel is its first name in this run (copy it), else the relative path

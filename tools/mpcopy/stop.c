@@ -119,10 +119,8 @@ _Noreturn void mpc_stop_exit(void)
  * The test thereby knows where mpcopy is, without a sleep. POINTs:
  * "walked" (the parent, before it submits any work) and "copy" (a worker,
  * with a small file's temporary created, before any data). */
-void mpc_hold(const char *point)
+void mpc_hold_at(const char *point)
 {
-    if (mpc.hold == NULL)
-        return;
     size_t n = strlen(point);
     if (strncmp(mpc.hold, point, n) != 0 || mpc.hold[n] != ':')
         return;
