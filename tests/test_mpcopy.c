@@ -93,6 +93,15 @@ static char *read_all(const char *p)
     return s;
 }
 
+/* Assert that top/rel holds exactly want. */
+static void expect_content(const char *rel, const char *want)
+{
+    char *s = read_all(path(rel));
+    assert_non_null(s);
+    assert_string_equal(s, want);
+    free(s);
+}
+
 struct run {
     int status; /* exit status, or 128 + signal */
     char *out;  /* what it printed on stdout */
@@ -349,9 +358,7 @@ static void test_mpcopy_into_existing_dst_merges(void **state)
     const char *argv[] = {MPCOPY, "-q", path("src"), path("dst"), NULL};
     struct run r = run_cmd(argv, NULL);
     assert_int_equal(r.status, 0);
-    char *s = read_all(path("dst/already"));
-    assert_string_equal(s, "there");
-    free(s);
+    expect_content("dst/already", "there");
     assert_int_equal(unlink(path("dst/already")), 0);
     assert_int_equal(sh("diff -r --no-dereference '%s' '%s'", path("src"), path("dst")), 0);
     run_free(&r);
@@ -423,18 +430,10 @@ static void test_mpcopy_n_keeps_existing_file(void **state)
     const char *argv[] = {MPCOPY, "-n", path("src"), path("dst"), NULL};
     struct run r = run_cmd(argv, NULL);
     assert_int_equal(r.status, 0);
-    char *s = read_all(path("dst/keep"));
-    assert_string_equal(s, "old");
-    free(s);
-    s = read_all(path("dst/sub/keep2"));
-    assert_string_equal(s, "old2");
-    free(s);
-    s = read_all(path("dst/big"));
-    assert_string_equal(s, "old big");
-    free(s);
-    s = read_all(path("dst/other"));
-    assert_string_equal(s, "other");
-    free(s);
+    expect_content("dst/keep", "old");
+    expect_content("dst/sub/keep2", "old2");
+    expect_content("dst/big", "old big");
+    expect_content("dst/other", "other");
     assert_non_null(strstr(r.err, "3 kept"));
     run_free(&r);
 
@@ -442,9 +441,7 @@ static void test_mpcopy_n_keeps_existing_file(void **state)
     const char *argv2[] = {MPCOPY, "-q", path("src"), path("dst"), NULL};
     r = run_cmd(argv2, NULL);
     assert_int_equal(r.status, 0);
-    s = read_all(path("dst/keep"));
-    assert_string_equal(s, "new");
-    free(s);
+    expect_content("dst/keep", "new");
     assert_int_equal(sh("cmp -s '%s' '%s'", path("src/big"), path("dst/big")), 0);
     assert_int_equal(count_tree(path("dst")), count_tree(path("src")));
     run_free(&r);
@@ -455,15 +452,30 @@ static bool have(const char *prog)
     return sh("command -v %s >/dev/null 2>&1", prog) == 0;
 }
 
+/* Root reads and writes anything: a test of refused access runs the copy
+ * as nobody (setpriv) then, and is skipped without setpriv. */
+static void skip_if_root_without_setpriv(void)
+{
+    if (geteuid() == 0 && !have("setpriv")) {
+        fprintf(stderr, "SKIP: running as root without setpriv: cannot refuse access\n");
+        skip();
+    }
+}
+
+/* Run mpcopy SRC DST (top-relative) as nobody when we are root, else as
+ * ourselves. */
+static struct run run_unprivileged(const char *src, const char *dst)
+{
+    const char *as_nobody[] = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               MPCOPY,    path(src),       path(dst),       NULL};
+    const char *as_me[] = {MPCOPY, path(src), path(dst), NULL};
+    return run_cmd(geteuid() == 0 ? as_nobody : as_me, NULL);
+}
+
 static void test_mpcopy_unreadable_file_fails_rest_copied(void **state)
 {
     (void)state;
-    /* Root reads anything: run the copy as nobody (setpriv) then. */
-    bool root = geteuid() == 0;
-    if (root && !have("setpriv")) {
-        fprintf(stderr, "SKIP: running as root without setpriv: cannot make a file unreadable\n");
-        skip();
-    }
+    skip_if_root_without_setpriv();
     mkdir_rel("src", 0755);
     mkdir_rel("src/d", 0755);
     write_str("src/readable", "yes");
@@ -472,10 +484,7 @@ static void test_mpcopy_unreadable_file_fails_rest_copied(void **state)
     assert_int_equal(chmod(path("src/d/secret"), 0000), 0);
     mkdir_rel("out", 0777); /* nobody may create dst in it */
 
-    const char *as_nobody[] = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                               MPCOPY,    path("src"),     path("out/dst"), NULL};
-    const char *as_me[] = {MPCOPY, path("src"), path("out/dst"), NULL};
-    struct run r = run_cmd(root ? as_nobody : as_me, NULL);
+    struct run r = run_unprivileged("src", "out/dst");
     assert_int_equal(r.status, 1);
     char want[1100];
     snprintf(want, sizeof want, "mpcopy: %s/d/secret: Permission denied", path("src"));
@@ -483,12 +492,8 @@ static void test_mpcopy_unreadable_file_fails_rest_copied(void **state)
         fprintf(stderr, "stderr was: %s\n", r.err);
     assert_non_null(strstr(r.err, want));
     assert_non_null(strstr(r.err, "1 failed")); /* the summary counts it */
-    char *s = read_all(path("out/dst/readable"));
-    assert_string_equal(s, "yes");
-    free(s);
-    s = read_all(path("out/dst/d/also"));
-    assert_string_equal(s, "yes too");
-    free(s);
+    expect_content("out/dst/readable", "yes");
+    expect_content("out/dst/d/also", "yes too");
     assert_int_equal(access(path("out/dst/d/secret"), F_OK), -1);
     /* Nothing half-made left: src has 5 entries, dst 4 (no secret, no temp). */
     assert_int_equal(count_tree(path("out/dst")), 4);
@@ -705,9 +710,7 @@ static void test_mpcopy_never_writes_through_symlinks_in_dst(void **state)
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "ed/x: cannot overwrite non-directory"));
     assert_int_equal(count_tree(path("outside")), outside);
-    char *s = read_all(path("outside/target"));
-    assert_string_equal(s, "mine");
-    free(s);
+    expect_content("outside/target", "mine");
     assert_true(S_ISREG(mode_of("ed/g"))); /* the symlink was replaced */
     assert_true(S_ISLNK(mode_of("ed/x")));
     run_free(&r);
@@ -729,9 +732,7 @@ static void test_mpcopy_never_writes_through_symlinks_in_dst(void **state)
     assert_int_equal(r.status, 1);
     assert_int_equal(count_tree(path("outside")), outside);
     assert_int_equal(mode_of("outside") & 07777, 0755);
-    s = read_all(path("rd/top"));
-    assert_string_equal(s, "t");
-    free(s);
+    expect_content("rd/top", "t");
     run_free(&r);
 }
 
@@ -827,9 +828,7 @@ static void test_mpcopy_large_file_that_changes_is_not_copied(void **state)
         assert_non_null(strstr(r.err, "src/grows: changed while being copied"));
         assert_int_equal(access(path("dst/shrinks"), F_OK), -1);
         assert_int_equal(access(path("dst/grows"), F_OK), -1);
-        char *s = read_all(path("dst/small"));
-        assert_string_equal(s, "s");
-        free(s);
+        expect_content("dst/small", "s");
         assert_int_equal(temps(path("dst")), 0);
         run_free(&r);
     }
@@ -930,9 +929,7 @@ static void test_mpcopy_file_replaced_by_fifo_does_not_hang(void **state)
     assert_non_null(strstr(r.err, "src/h: replaced by another file"));
     assert_int_equal(access(path("dst/f"), F_OK), -1);
     assert_int_equal(access(path("dst/h"), F_OK), -1);
-    char *s = read_all(path("dst/g"));
-    assert_string_equal(s, "g");
-    free(s);
+    expect_content("dst/g", "g");
     assert_int_equal(temps(path("dst")), 0);
     run_free(&r);
 }
@@ -992,11 +989,7 @@ static void test_mpcopy_long_path_error_keeps_reason(void **state)
 static void test_mpcopy_unwritable_dst_one_error(void **state)
 {
     (void)state;
-    bool root = geteuid() == 0;
-    if (root && !have("setpriv")) {
-        fprintf(stderr, "SKIP: running as root without setpriv\n");
-        skip();
-    }
+    skip_if_root_without_setpriv();
     mkdir_rel("src", 0755);
     mkdir_rel("src/d", 0755);
     for (int i = 0; i < 50; i++) {
@@ -1004,11 +997,8 @@ static void test_mpcopy_unwritable_dst_one_error(void **state)
         snprintf(n, sizeof n, "src/d/f%d", i);
         write_str(n, "x");
     }
-    mkdir_rel("dst", root ? 0755 : 0555); /* root's: nobody may not write */
-    const char *as_nobody[] = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                               MPCOPY,    path("src"),     path("dst"),     NULL};
-    const char *as_me[] = {MPCOPY, path("src"), path("dst"), NULL};
-    struct run r = run_cmd(root ? as_nobody : as_me, NULL);
+    mkdir_rel("dst", geteuid() == 0 ? 0755 : 0555); /* root's: nobody may not write */
+    struct run r = run_unprivileged("src", "dst");
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "cannot write into"));
     assert_int_equal(strchr(r.err, '\n') - r.err + 1, (long)strlen(r.err)); /* one line */
