@@ -140,29 +140,20 @@ static bool inside(const char *a, const char *b)
     return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
 }
 
-/* O_TMPFILE files can be named with linkat (or through /proc) on DST's
- * file system: the cheapest way to never show a partly written file. */
-static bool tmpfile_works(int dir)
+/* Can we create files in DST, and how? Asked once before anything is
+ * written, so a read-only or foreign DST gives one error instead of one
+ * per file; the probe leaves nothing behind. *tmpfile: O_TMPFILE works
+ * there and its files can be named through /proc (linkat, and workers
+ * reopening the walk's large files): the cheapest way to never show a
+ * partly written file. Returns 0 or an errno value. */
+static int probe_dst(int dir, bool *tmpfile)
 {
-    if (getenv("MPCOPY_NO_TMPFILE") != NULL) /* for tests of the other way */
-        return false;
-    if (access("/proc/self/fd", X_OK) != 0)
-        return false;
-    int fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return false;
-    close(fd);
-    return true;
-}
-
-/* Can we create files in DST? Asked once before anything is written, so a
- * read-only or foreign DST gives one error instead of one per file. The
- * probe leaves nothing behind. Returns 0 or an errno value. */
-static int writable(int dir)
-{
+    *tmpfile = false;
     int fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
     if (fd >= 0) {
         close(fd);
+        *tmpfile = getenv("MPCOPY_NO_TMPFILE") == NULL && /* tests of the other way */
+                   access("/proc/self/fd", X_OK) == 0;
         return 0;
     }
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
@@ -319,12 +310,11 @@ int main(int argc, char **argv)
     if (dst_exists && (dst.st_mode & 0300) != 0300 && dst.st_uid == geteuid() &&
         (dst.st_mode & 07777) == (sst.st_mode & 07777))
         fchmod(mpc.dst_fd, (dst.st_mode & 07777) | 0700);
-    int werr = writable(mpc.dst_fd);
+    int werr = probe_dst(mpc.dst_fd, &mpc.use_tmpfile);
     if (werr != 0) {
         fprintf(stderr, "mpcopy: cannot write into '%s': %s\n", mpc.dst, strerror(werr));
         return EXIT_USAGE;
     }
-    mpc.use_tmpfile = tmpfile_works(mpc.dst_fd);
     mpc.jobs = jobs > 0 ? jobs : mp_cpu_count();
     if (mpc.jobs < 1)
         mpc.jobs = 1;
