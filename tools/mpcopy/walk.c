@@ -190,14 +190,21 @@ static void flush(struct walker *w)
         w->limit *= 2;
 }
 
-/* Append one record; false when out of memory. */
+/* Append one record; false with errno when out of memory, or when the
+ * name (a directory's path) is too long for a record's 16-bit length. */
 static bool put(struct walker *w, int kind, int flags, const struct stat *st, const char *name)
 {
     size_t nlen = strlen(name);
+    if (nlen > UINT16_MAX) {
+        errno = ENAMETOOLONG;
+        return false;
+    }
     size_t need = sizeof(struct mpc_rec) + ((nlen + 1 + 7) & ~(size_t)7);
     /* Room for this record and the end mark. */
-    if (!grow((void **)&w->buf, &w->cap, w->len + need + sizeof(struct mpc_rec), 1))
+    if (!grow((void **)&w->buf, &w->cap, w->len + need + sizeof(struct mpc_rec), 1)) {
+        errno = ENOMEM;
         return false;
+    }
     struct mpc_rec *r = (void *)(w->buf + w->len);
     memset(r, 0, need);
     r->kind = (uint8_t)kind;
@@ -224,13 +231,13 @@ static void add_file(struct walker *w, const char *name, const struct stat *st, 
 {
     if (!w->dir_emitted) {
         if (!put(w, MPC_REC_DIR, w->dir_fresh ? MPC_F_FRESH : 0, NULL, w->dir)) {
-            mpc_fail(mpc.src, w->dir, name, ENOMEM);
+            mpc_fail(mpc.src, w->dir, name, errno);
             return;
         }
         w->dir_emitted = true;
     }
     if (!put(w, MPC_REC_FILE, sparse ? MPC_F_SPARSE : 0, st, name)) {
-        mpc_fail(mpc.src, w->dir, name, ENOMEM);
+        mpc_fail(mpc.src, w->dir, name, errno);
         return;
     }
     w->nfiles++;
