@@ -115,8 +115,11 @@ enum { MP__CB_NONE = 0, MP__CB_TAKEN = 1, MP__CB_DONE = 2 };
 #define MP__IN_PLACE_MAX 64
 
 /* Jobs with at least this many argument bytes (and two chunks or more)
- * are queued before their arguments are copied in (submit.c). */
-#define MP__PIPELINE_MIN (64u * 1024u)
+ * are queued before their arguments are copied in (submit.c), in steps of
+ * at least MP__PIPELINE_STEP bytes: small enough that workers start
+ * early, big enough that a wake-up per step is nothing beside the copy. */
+#define MP__PIPELINE_MIN  (64u * 1024u)
+#define MP__PIPELINE_STEP (16u * 1024u)
 
 /* Threads that can wait on one job at once through a watch cell
  * (mp_async_wait_any). A further one is not registered and sees that

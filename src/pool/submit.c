@@ -8,6 +8,7 @@
  * delays a submission) and idle workers are woken. */
 #include <errno.h>
 #include <inttypes.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,8 @@ struct range {
 
 /* The private mappings of this process: anonymous memory, the malloc heap
  * and stacks (a worker forked earlier sees none of their later changes).
- * File mappings (the program, libraries) and shared memory are left out. */
+ * File mappings (the program, libraries) and shared memory are left out;
+ * so is a program's bss, by segment_has. */
 static int private_ranges(struct range *r, int cap)
 {
     FILE *f = fopen("/proc/self/maps", "re");
@@ -128,6 +130,22 @@ static int private_ranges(struct range *r, int cap)
     return n;
 }
 
+/* Whether v lies in a loaded segment of the program or a library (its
+ * code, data and bss): the workers have those as they were at the fork,
+ * which is what the pointer rule allows. */
+static int segment_has(struct dl_phdr_info *info, size_t size, void *v)
+{
+    (void)size;
+    uintptr_t a = *(uintptr_t *)v;
+    for (int k = 0; k < info->dlpi_phnum; k++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[k];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && a >= lo && a < lo + ph->p_memsz)
+            return 1;
+    }
+    return 0;
+}
+
 /* Warn, once per process, when a word of the arguments holds an address
  * in private memory: the task would read it in another process. */
 static void debug_check(const void *args, size_t len)
@@ -147,7 +165,7 @@ static void debug_check(const void *args, size_t len)
         if (nr < 0)
             nr = private_ranges(r, DEBUG_MAX_RANGES);
         for (int k = 0; k < nr; k++) {
-            if (v < r[k].lo || v >= r[k].hi)
+            if (v < r[k].lo || v >= r[k].hi || dl_iterate_phdr(segment_has, &v) != 0)
                 continue;
             if (atomic_exchange(&warned, true))
                 return;
@@ -164,21 +182,29 @@ static void debug_check(const void *args, size_t len)
 
 /* ---- submission ----------------------------------------------------------- */
 
-/* Copy a queued job's arguments in, chunk by chunk, publishing each so
- * the workers that claimed it can start (sched.c mp__pool_chunk_ready).
- * Copying into fresh shared pages costs a page allocation per 4 KiB, about
- * as much as a cold map's whole work: overlapping it with the workers
- * nearly halves a big map. Nothing to do for a job copied by mp__job_new. */
+/* Copy a queued job's arguments in, a few chunks at a time, publishing
+ * each step so the workers that claimed them can start (sched.c
+ * mp__pool_chunk_ready). Copying into fresh shared pages costs a page
+ * allocation per 4 KiB, about as much as a cold map's whole work:
+ * overlapping it with the workers nearly halves a big map. Each step is
+ * at least MP__PIPELINE_STEP bytes, so tiny chunks do not cost a wake-up
+ * each. Nothing to do for a job copied by mp__job_new. */
 static void copy_in(struct mp_async *j, const void *args)
 {
-    size_t per = j->chunksize * j->arg_size;
-    for (uint32_t c = atomic_load(&j->ready); c < j->nchunks; c++) {
+    uint32_t c = atomic_load(&j->ready);
+    if (c == j->nchunks)
+        return;
+    size_t per = j->chunksize * j->arg_size; /* > 0: a job with no bytes is copied already */
+    uint32_t step = per >= MP__PIPELINE_STEP ? 1 : (uint32_t)(MP__PIPELINE_STEP / per);
+    while (c < j->nchunks) {
+        uint32_t e = j->nchunks - c > step ? c + step : j->nchunks;
         size_t off = (size_t)c * per;
-        size_t len = c + 1 == j->nchunks ? j->n * j->arg_size - off : per;
-        memcpy(j->args + off, (const char *)args + off, len);
-        atomic_store_explicit(&j->ready, c + 1, memory_order_release);
+        size_t end = e == j->nchunks ? j->n * j->arg_size : (size_t)e * per;
+        memcpy(j->args + off, (const char *)args + off, end - off);
+        atomic_store_explicit(&j->ready, e, memory_order_release);
         if (atomic_load(&j->ready_waiters) > 0)
             mp__futex_wake(&j->ready, INT32_MAX);
+        c = e;
     }
 }
 
