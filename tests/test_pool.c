@@ -1515,7 +1515,7 @@ static void test_pool_handle_freed_unread_leaks_nothing(void **state)
     mp_pool_free(p);
 
     size_t before = heap_in_use();
-    p = mp_pool_new_opts(&(mp_pool_opts){.processes = 2, .task_timeout = 0.3});
+    p = mp_pool_new_opts(&(mp_pool_opts){.processes = 2, .task_timeout = 1.0 * SLOW});
     assert_non_null(p);
     size_t with_pool = heap_in_use();
     size_t mib = 1u << 20;
@@ -1543,7 +1543,7 @@ static void test_pool_handle_freed_unread_leaks_nothing(void **state)
     assert_true(heap_settles_at(with_pool));
     a = mp_pool_apply_async(p, big_then_hang, &mib, sizeof mib, 0, NULL);
     assert_non_null(a);
-    assert_int_equal(mp_async_get(a, NULL, 10), MP_ETIMEDOUT);
+    assert_int_equal(mp_async_get(a, NULL, 10 * SLOW), MP_ETIMEDOUT);
     mp_async_free(a);
     assert_int_equal(mp_pool_close(p), MP_OK);
     assert_int_equal(mp_pool_join(p), MP_OK); /* every worker reaped: the last results freed */

@@ -36,6 +36,10 @@ static struct mp_async *take_due(mp_pool *p)
 {
     if (atomic_load(&p->cb_head) == NULL)
         return NULL;
+    /* Every job on the list was registered (mp__pool_cb_register raised
+     * pending) after it was built, in this process; the list itself came
+     * through other processes, which no checker of this process sees. */
+    (void)atomic_load_explicit(&p->local->pending, memory_order_acquire);
     mp__pool_lock(p, NULL);
     struct mp_async *due = atomic_exchange(&p->cb_head, NULL);
     struct mp_async *fifo = NULL;
