@@ -110,18 +110,15 @@ MP_EXTERN int mp_async_get(mp_async *a, void *result, double timeout)
 static int copy_result(struct mp_async *j, size_t i, bool take, void **out, size_t *len)
 {
     struct mp__result *r = mp__job_result_find(j, i);
-    const void *src = r != NULL ? r->ptr : j->results + i * j->result_size;
+    const void *src = r != NULL ? (const void *)(r + 1) : j->results + i * j->result_size;
     size_t n = r != NULL ? r->len : j->result_size;
     void *m = malloc(n > 0 ? n : 1);
     if (m == NULL)
         return MP_ENOMEM;
     if (n > 0)
         memcpy(m, src, n);
-    if (r != NULL && take) {
-        void *b = r->ptr;
-        r->ptr = NULL;
-        mp_shared_free(b);
-    }
+    if (r != NULL && take)
+        mp__job_result_take(j, i);
     *out = m;
     *len = n;
     return 0;

@@ -124,7 +124,7 @@ struct mp_async *mp__job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_fn f
     j->kind = (uint32_t)kind;
     j->chunk_st = (_Atomic uint32_t *)(m + st_off);
     j->order = (uint32_t *)(m + order_off);
-    j->big = (_Atomic(struct mp__result_tab *) *)(m + big_off);
+    j->big = (struct mp__result * _Atomic *)(m + big_off);
     j->args = arg_size ? m + args_off : NULL;
     j->results = result_size ? m + res_off : NULL;
     j->status = (int32_t *)(m + status_off);
@@ -309,83 +309,65 @@ void mp__job_collect(const struct mp_async *j, void *out)
     }
 }
 
-/* Entries a chunk's result table starts with; it doubles when full. */
-#define RESULT_TAB_FIRST 4
-
-/* A table with room for cap entries, holding old's entries (old may be
- * NULL). NULL with errno ENOMEM. */
-static struct mp__result_tab *result_tab_grow(const struct mp__result_tab *old, uint32_t cap)
-{
-    size_t size = sizeof(struct mp__result_tab) + (size_t)cap * sizeof(struct mp__result);
-    struct mp__result_tab *t = mp_shared_malloc(size);
-    if (t == NULL)
-        return NULL;
-    t->cap = cap;
-    uint32_t n = old != NULL ? atomic_load(&old->count) : 0;
-    if (n > 0)
-        memcpy(t->e, old->e, n * sizeof *t->e);
-    atomic_store_explicit(&t->count, n, memory_order_relaxed);
-    return t;
-}
-
 void *mp__job_result_put(struct mp_async *j, uint32_t c, size_t i, size_t size)
 {
-    atomic_store_explicit(&j->any_big, 1, memory_order_relaxed);
-    struct mp__result_tab *t = atomic_load_explicit(&j->big[c], memory_order_relaxed);
-    uint32_t n = t != NULL ? atomic_load_explicit(&t->count, memory_order_relaxed) : 0;
-    for (uint32_t k = 0; k < n; k++) {
-        if (t->e[k].item != i)
-            continue;
-        /* A second result for the same item replaces the first. */
-        void *b = mp_shared_malloc(size);
-        if (b == NULL)
-            return NULL;
-        void *old = t->e[k].ptr;
-        t->e[k].len = size;
-        t->e[k].ptr = b;
-        mp_shared_free(old);
-        return b;
-    }
-    if (t == NULL || n == t->cap) {
-        /* The new table is published with one store, so an owner that
-         * dies here leaves the old one whole (and leaks the new). */
-        struct mp__result_tab *g = result_tab_grow(t, t == NULL ? RESULT_TAB_FIRST : t->cap * 2);
-        if (g == NULL)
-            return NULL;
-        atomic_store_explicit(&j->big[c], g, memory_order_release);
-        mp_shared_free(t);
-        t = g;
-    }
-    void *b = mp_shared_malloc(size);
-    if (b == NULL)
+    if (size > SIZE_MAX - sizeof(struct mp__result)) {
+        errno = ENOMEM;
         return NULL;
-    t->e[n] = (struct mp__result){.item = i, .ptr = b, .len = size};
-    atomic_store_explicit(&t->count, n + 1, memory_order_release);
-    return b;
+    }
+    struct mp__result *r = mp_shared_malloc(sizeof *r + size);
+    if (r == NULL)
+        return NULL;
+    atomic_store_explicit(&j->any_big, 1, memory_order_relaxed);
+    struct mp__result *head = atomic_load_explicit(&j->big[c], memory_order_relaxed);
+    r->next = head;
+    r->item = i;
+    r->len = size;
+    atomic_store_explicit(&j->big[c], r, memory_order_release);
+    /* A second result for the same item replaces the first: unlink it
+     * (one store; nobody reads the list while its chunk runs). */
+    for (struct mp__result *prev = r, *x = r->next; x != NULL; prev = x, x = x->next)
+        if (x->item == i) {
+            prev->next = x->next;
+            mp_shared_free(x);
+            break;
+        }
+    return r + 1;
 }
 
 struct mp__result *mp__job_result_find(struct mp_async *j, size_t i)
 {
-    struct mp__result_tab *t =
-        atomic_load_explicit(&j->big[i / j->chunksize], memory_order_acquire);
-    if (t == NULL)
-        return NULL;
-    uint32_t n = atomic_load_explicit(&t->count, memory_order_acquire);
-    for (uint32_t k = 0; k < n; k++)
-        if (t->e[k].item == i)
-            return t->e[k].ptr != NULL ? &t->e[k] : NULL;
-    return NULL;
+    struct mp__result *r = atomic_load_explicit(&j->big[i / j->chunksize], memory_order_acquire);
+    while (r != NULL && r->item != i)
+        r = r->next;
+    return r;
+}
+
+void mp__job_result_take(struct mp_async *j, size_t i)
+{
+    struct mp__result *_Atomic *head = &j->big[i / j->chunksize];
+    struct mp__result *r = atomic_load(head);
+    if (r != NULL && r->item == i) {
+        atomic_store(head, r->next);
+        mp_shared_free(r);
+        return;
+    }
+    for (struct mp__result *prev = r; r != NULL; prev = r, r = r->next)
+        if (r->item == i) {
+            prev->next = r->next;
+            mp_shared_free(r);
+            return;
+        }
 }
 
 void mp__job_results_drop(struct mp_async *j, uint32_t c)
 {
-    struct mp__result_tab *t = atomic_exchange(&j->big[c], NULL);
-    if (t == NULL)
-        return;
-    uint32_t n = atomic_load(&t->count);
-    for (uint32_t k = 0; k < n; k++)
-        mp_shared_free(t->e[k].ptr);
-    mp_shared_free(t);
+    struct mp__result *r = atomic_exchange(&j->big[c], NULL);
+    while (r != NULL) {
+        struct mp__result *next = r->next;
+        mp_shared_free(r);
+        r = next;
+    }
 }
 
 void mp__watch_unref(struct mp__watch *w)

@@ -140,20 +140,18 @@ enum { MP__CB_NONE = 0, MP__CB_TAKEN = 1, MP__CB_DONE = 2 };
  * a broken pool failing work submitted since its last look. */
 #define MP__SUP_RETRY_SECONDS 0.05
 
-/* One result made with mp_task_result_alloc. */
+/* One result made with mp_task_result_alloc: this header, then the bytes,
+ * in one shared block. A chunk's results form a list, newest first,
+ * written only by the chunk's owner while it runs and read once the
+ * chunk is final; each change is one store, so an owner that dies leaves
+ * a whole list (at worst leaking the block it was adding). */
 struct mp__result {
-    size_t item; /* input index */
-    void *ptr;   /* shared heap block, or NULL once handed out */
-    size_t len;  /* bytes asked for */
+    struct mp__result *next; /* the chunk's earlier result, or NULL */
+    size_t item;             /* input index */
+    size_t len;              /* bytes that follow */
+    size_t pad;              /* keeps the bytes 16-byte aligned */
 };
-
-/* The results of one chunk made with mp_task_result_alloc. Written only
- * by the chunk's owner while it runs; read once the chunk is final. */
-struct mp__result_tab {
-    _Atomic uint32_t count; /* entries filled (release after each) */
-    uint32_t cap;           /* entries room */
-    struct mp__result e[];  /* cap entries */
-};
+_Static_assert(sizeof(struct mp__result) == 32, "result header layout");
 
 /* A watch cell: the futex one mp_async_wait_any call sleeps on. The
  * waiting thread registers it in a slot of each job it waits for; the
@@ -171,24 +169,24 @@ _Static_assert(sizeof(struct mp__watch) == 16, "watch cell layout");
 
 struct mp_async {
     /* Fixed at submission, read-only afterwards. */
-    mp_pool *pool;                         /* the pool it was submitted to */
-    mp_task_fn fn;                         /* same address in every process: one image */
-    size_t n;                              /* items */
-    size_t arg_size;                       /* bytes per argument (0: the task gets NULL) */
-    size_t result_size;                    /* bytes per result (0: the task gets NULL) */
-    size_t chunksize;                      /* items per chunk (the last may be shorter) */
-    uint32_t nchunks;                      /* ceil(n / chunksize) */
-    uint32_t kind;                         /* MP__JOB_* */
-    char *args;                            /* n * arg_size copied bytes, or NULL */
-    char *results;                         /* n * result_size bytes, or NULL; == args in place */
-    int32_t *status;                       /* per-item task code; valid in CH_FAILED chunks */
-    _Atomic uint32_t *chunk_st;            /* per-chunk MP__CH_* */
-    uint32_t *order;                       /* chunk + 1 in commit order (lock) */
-    _Atomic(struct mp__result_tab *) *big; /* per-chunk results of any size, or NULL */
-    mp_callbacks cb;                       /* function pointers valid in the creator only */
-    bool has_cb;                           /* a callback or error callback was given */
-    pid_t owner_tid;                       /* the submitting thread (copies big arguments) */
-    void *block;                           /* the shared heap block this job lives in */
+    mp_pool *pool;                   /* the pool it was submitted to */
+    mp_task_fn fn;                   /* same address in every process: one image */
+    size_t n;                        /* items */
+    size_t arg_size;                 /* bytes per argument (0: the task gets NULL) */
+    size_t result_size;              /* bytes per result (0: the task gets NULL) */
+    size_t chunksize;                /* items per chunk (the last may be shorter) */
+    uint32_t nchunks;                /* ceil(n / chunksize) */
+    uint32_t kind;                   /* MP__JOB_* */
+    char *args;                      /* n * arg_size copied bytes, or NULL */
+    char *results;                   /* n * result_size bytes, or NULL; == args in place */
+    int32_t *status;                 /* per-item task code; valid in CH_FAILED chunks */
+    _Atomic uint32_t *chunk_st;      /* per-chunk MP__CH_* */
+    uint32_t *order;                 /* chunk + 1 in commit order (lock) */
+    struct mp__result *_Atomic *big; /* per-chunk results of any size, or NULL */
+    mp_callbacks cb;                 /* function pointers valid in the creator only */
+    bool has_cb;                     /* a callback or error callback was given */
+    pid_t owner_tid;                 /* the submitting thread (copies big arguments) */
+    void *block;                     /* the shared heap block this job lives in */
 
     /* Queues. */
     struct mp_async *next;            /* run queue link (lock) */
@@ -364,13 +362,17 @@ void mp__job_outcome(struct mp_async *j, int *code, int *task);
 void mp__job_collect(const struct mp_async *j, void *out);
 
 /* mp__job_result_put records a result of size bytes for item i of chunk
- * c, replacing an earlier one, and returns its shared block; NULL with
- * errno ENOMEM. Called by the chunk's owner while the chunk runs. */
+ * c, replacing an earlier one, and returns its bytes; NULL with errno
+ * ENOMEM. Called by the chunk's owner while the chunk runs. */
 void *mp__job_result_put(struct mp_async *j, uint32_t c, size_t i, size_t size);
 
-/* mp__job_result_find returns item i's result block of any size and its
- * length, or NULL when the task made none (or it was handed out). */
+/* mp__job_result_find returns item i's result of any size (its bytes
+ * follow the header), or NULL when the task made none or it was taken. */
 struct mp__result *mp__job_result_find(struct mp_async *j, size_t i);
+
+/* mp__job_result_take unlinks and frees item i's result (an imap's single
+ * reader, once it has copied it). */
+void mp__job_result_take(struct mp_async *j, size_t i);
 
 /* mp__job_results_drop frees chunk c's results of any size: a failed
  * chunk's (its owner is dead), or when the job is freed. */
