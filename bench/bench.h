@@ -12,7 +12,9 @@
 #endif
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,11 +267,65 @@ static inline double bench_tput(const bench_chan *ch, int pairs, size_t size, do
     return (double)total / (end - t0);
 }
 
+/* Explicit CPU placement for the round-trip and wake-up figures:
+ * place=same runs the measuring process and its peer (the echoing child,
+ * the pool's worker) on one CPU, place=cross on two different ones; no
+ * place leaves both to the scheduler. bench_place_init reads the choice
+ * and returns false when it cannot be had here (place=cross with one CPU
+ * allowed); bench_place_self pins the measuring process, bench_place_peer
+ * the peer (call it before forking the peer, or in the peer). */
+static int bench_place_cpu[2] = {-1, -1}; /* self, peer; -1 = not pinned */
+
+static inline bool bench_place_init(const char *place)
+{
+    cpu_set_t set;
+    int cpus[2] = {-1, -1}, n = 0;
+    if (place == NULL || place[0] == '\0')
+        return true;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return false;
+    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    if (strcmp(place, "same") == 0 && n >= 1) {
+        bench_place_cpu[0] = bench_place_cpu[1] = cpus[0];
+        return true;
+    }
+    if (strcmp(place, "cross") == 0 && n >= 2) {
+        bench_place_cpu[0] = cpus[0];
+        bench_place_cpu[1] = cpus[1];
+        return true;
+    }
+    return false;
+}
+
+static inline void bench_pin(int cpu)
+{
+    cpu_set_t set;
+    if (cpu < 0)
+        return;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        bench_die("sched_setaffinity", -errno);
+}
+
+static inline void bench_place_self(void)
+{
+    bench_pin(bench_place_cpu[0]);
+}
+
+static inline void bench_place_peer(void)
+{
+    bench_pin(bench_place_cpu[1]);
+}
+
 static inline int bench_rt_echo(void *arg, int i)
 {
     (void)i;
     const bench_chan *ch = (const bench_chan *)arg;
     char buf[256];
+    bench_place_peer();
     for (;;) {
         long len = ch->get(ch->ctx, 0, buf, sizeof buf);
         if (len < 0)
