@@ -1855,6 +1855,48 @@ static void test_pool_stopped_worker_or_supervisor_never_blocks_a_timed_call(voi
     assert_int_equal(only_child(), 0);
 }
 
+/* A worker stopped inside the pool lock and never continued: terminate
+ * (through mp_pool_free) still returns promptly and leaves nothing. */
+static void test_pool_free_with_a_worker_stopped_in_the_lock(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    static int in[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i % 1000;
+    for (int tries = 0; tries < 50; tries++) {
+        mp_pool *p = mp_pool_new(2);
+        assert_non_null(p);
+        pid_t sup = only_child(), w[4];
+        mp_async *bg = mp_pool_map_async(p, square, in, N, sizeof(int), sizeof(int), 1, NULL);
+        assert_non_null(bg);
+        int nw = children_of(sup, w, 4);
+        assert_true(nw == 2);
+        pid_t victim = 0;
+        for (int k = 0; k < 10000000 && victim == 0; k++) {
+            pid_t owner = mp__lock_owner(&p->lock);
+            if (owner == w[0] || owner == w[1])
+                victim = owner;
+        }
+        if (victim != 0) {
+            assert_int_equal(kill(victim, SIGSTOP), 0);
+            double t0 = mpt_now();
+            while (proc_state(victim) != 'T' && mpt_now() - t0 < 5)
+                sched_yield();
+        }
+        bool held = victim != 0 && mp__lock_owner(&p->lock) == victim;
+        double t0 = mpt_now();
+        mp_pool_free(p); /* terminate: kills the stopped holder */
+        double dt = mpt_now() - t0;
+        mp_async_free(bg);
+        assert_true(dt < 3.0 * SLOW);
+        assert_int_equal(only_child(), 0);
+        if (held)
+            return; /* the case this test is about happened */
+    }
+    skip(); /* never caught a worker inside the lock */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1897,6 +1939,7 @@ int main(void)
         cmocka_unit_test(test_pool_used_from_its_own_task_refuses),
         cmocka_unit_test(test_pool_debug_pointers_warns_once),
         cmocka_unit_test(test_pool_stopped_worker_or_supervisor_never_blocks_a_timed_call),
+        cmocka_unit_test(test_pool_free_with_a_worker_stopped_in_the_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

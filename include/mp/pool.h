@@ -194,9 +194,11 @@ MP_EXTERN void mp_imap_free(mp_imap *it);
  * for NULL. Does not block. */
 MP_EXTERN int mp_pool_close(mp_pool *p);
 
-/* mp_pool_terminate stops the workers now (SIGKILL) and returns once they
- * are gone. Every result not yet complete fails with MP_ECLOSED (error
- * callbacks run with that code); nothing is left waiting. Returns 0, or
+/* mp_pool_terminate stops the workers now (SIGKILL, which ends a stopped
+ * worker too) and returns once they are gone (a stopped supervisor delays
+ * that until it runs again). Every result not yet complete fails with
+ * MP_ECLOSED (error callbacks run with that code); nothing is left
+ * waiting. Returns 0, MP_ESTATE from one of the pool's tasks, or
  * MP_EINVAL for NULL. */
 MP_EXTERN int mp_pool_terminate(mp_pool *p);
 

@@ -167,6 +167,25 @@ MP_EXTERN int mp_pool_close(mp_pool *p)
     return MP_OK;
 }
 
+/* Take the pool lock for terminate, which has no deadline but must not
+ * wait for a stopped worker: a worker holding the lock past a wait slice
+ * is killed (SIGKILL ends a stopped process too), and the lock is taken
+ * over. Its pid is safe to signal: a live thread holds the lock under that
+ * id, and the slot names it as one of ours. */
+static void lock_killing_holder(mp_pool *p)
+{
+    for (;;) {
+        mp__deadline slice;
+        mp__deadline_init(&slice, MP__WAIT_SLICE);
+        if (mp__pool_lock(p, &slice) == 0)
+            return;
+        pid_t owner = mp__lock_owner(&p->lock);
+        for (int i = 0; owner > 0 && i < p->nworkers; i++)
+            if (p->slots[i].pid == owner)
+                kill(owner, SIGKILL);
+    }
+}
+
 MP_EXTERN int mp_pool_terminate(mp_pool *p)
 {
     if (p == NULL)
@@ -175,7 +194,7 @@ MP_EXTERN int mp_pool_terminate(mp_pool *p)
         return MP_ESTATE;
     /* A dead supervisor must be noticed before any pid is signalled. */
     mp__pool_check_alive(p, NULL);
-    mp__pool_lock(p, NULL);
+    lock_killing_holder(p);
     if (atomic_load(&p->state) != MP__POOL_TERMINATE) {
         atomic_store(&p->state, MP__POOL_TERMINATE);
         /* Pending results fail now, before any worker is gone, so no
