@@ -788,19 +788,26 @@ static void test_pool_zero_processes_means_cpu_count(void **state)
     mp_pool_free(p);
 }
 
+/* The children of pid (up to cap). */
+static int children_of(pid_t pid, pid_t *out, int cap)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    int n = 0, c;
+    while (n < cap && fscanf(f, "%d", &c) == 1)
+        out[n++] = c;
+    fclose(f);
+    return n;
+}
+
 /* The supervisor is this process's only child while one pool exists. */
 static pid_t only_child(void)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)getpid(), (int)getpid());
-    FILE *f = fopen(path, "r");
-    int pid = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid;
+    pid_t c;
+    return children_of(getpid(), &c, 1) == 1 ? c : 0;
 }
 
 static void test_pool_killed_supervisor_fails_work_never_hangs(void **state)
@@ -931,6 +938,19 @@ static int pool_with_stdout_pipe(void *arg)
     exit(0); /* runs print_a once, here */
 }
 
+/* Read fd to its end (at most cap - 1 bytes) into buf, NUL-terminated;
+ * close it. Returns the length. */
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t n;
+    while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    return len;
+}
+
 static void test_pool_workers_flush_stdio_and_skip_atexit(void **state)
 {
     (void)state;
@@ -939,12 +959,7 @@ static void test_pool_workers_flush_stdio_and_skip_atexit(void **state)
     pid_t child = mpt_fork(pool_with_stdout_pipe, fds);
     close(fds[1]);
     char buf[256];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
-    close(fds[0]);
+    size_t len = read_all(fds[0], buf, sizeof buf);
     assert_int_equal(mpt_wait(child), 0);
     int a = 0, b = 0, x = 0;
     for (size_t i = 0; i < len; i++) {
@@ -1732,12 +1747,7 @@ static void test_pool_debug_pointers_warns_once(void **state)
     pid_t child = mpt_fork(submit_pointers, fds);
     close(fds[1]);
     char buf[4096];
-    size_t len = 0;
-    ssize_t n;
-    while (len < sizeof buf - 1 && (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)n;
-    buf[len] = '\0';
-    close(fds[0]);
+    read_all(fds[0], buf, sizeof buf);
     assert_int_equal(mpt_wait(child), 0);
     char *sep = strstr(buf, "--\n");
     assert_non_null(sep);
@@ -1750,21 +1760,6 @@ static void test_pool_debug_pointers_warns_once(void **state)
 }
 
 /* ---- stopped processes ------------------------------------------------------ */
-
-/* The children of pid (up to cap). */
-static int children_of(pid_t pid, pid_t *out, int cap)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    int n = 0, c;
-    while (n < cap && fscanf(f, "%d", &c) == 1)
-        out[n++] = c;
-    fclose(f);
-    return n;
-}
 
 /* The state letter of pid in /proc ('?' when gone). */
 static char proc_state(pid_t pid)

@@ -86,18 +86,28 @@ MP_EXTERN int mp_async_wait(mp_async *a, double timeout)
     return job_wait(a, pred_ready, 0, &d);
 }
 
-MP_EXTERN int mp_async_get(mp_async *a, void *result, double timeout)
+/* Wait up to timeout for a to be ready, then give its outcome in *code:
+ * 0, or MP_ETIMEDOUT or MP_EINVAL (a NaN timeout) from the wait. */
+static int wait_outcome(mp_async *a, double timeout, int *code)
 {
-    if (a == NULL || (result == NULL && a->result_size > 0 && a->n > 0))
-        return MP_EINVAL;
     mp__deadline d;
     if (mp__deadline_init(&d, timeout) != 0)
         return MP_EINVAL;
     int rc = job_wait(a, pred_ready, 0, &d);
     if (rc != 0)
         return rc;
-    int code, task;
-    mp__job_outcome(a, &code, &task);
+    int task;
+    mp__job_outcome(a, code, &task);
+    return 0;
+}
+
+MP_EXTERN int mp_async_get(mp_async *a, void *result, double timeout)
+{
+    if (a == NULL || (result == NULL && a->result_size > 0 && a->n > 0))
+        return MP_EINVAL;
+    int code, rc = wait_outcome(a, timeout, &code);
+    if (rc != 0)
+        return rc;
     /* A map fills every result it can, even when an item failed. */
     if (code == 0 || a->kind == MP__JOB_MAP)
         mp__job_collect(a, result);
@@ -128,16 +138,11 @@ MP_EXTERN int mp_async_get_alloc(mp_async *a, void **result, size_t *len, double
 {
     if (a == NULL || result == NULL || len == NULL || a->n != 1)
         return MP_EINVAL;
-    mp__deadline d;
-    if (mp__deadline_init(&d, timeout) != 0)
-        return MP_EINVAL;
     *result = NULL;
     *len = 0;
-    int rc = job_wait(a, pred_ready, 0, &d);
+    int code, rc = wait_outcome(a, timeout, &code);
     if (rc != 0)
         return rc;
-    int code, task;
-    mp__job_outcome(a, &code, &task);
     return code != 0 ? code : copy_result(a, 0, false, result, len);
 }
 
@@ -387,21 +392,24 @@ MP_EXTERN int mp_async_wait_all(mp_async *const *handles, size_t n, double timeo
 
 /* ---- imap ------------------------------------------------------------------- */
 
-/* Wait for the next item of an imap and find it (chunk and index) without
- * consuming it: 0, MP_ETIMEDOUT, or MP_ECLOSED once every item was handed
- * out. */
-static int imap_peek(mp_imap *it, const mp__deadline *d, size_t *item, uint32_t *chunk)
+/* Wait up to timeout for the next item of an imap and find it (chunk and
+ * index) without consuming it: 0, MP_ETIMEDOUT, MP_EINVAL (NaN timeout),
+ * or MP_ECLOSED once every item was handed out. */
+static int imap_peek(mp_imap *it, double timeout, size_t *item, uint32_t *chunk)
 {
     struct mp_async *j = &it->job;
+    mp__deadline d;
+    if (mp__deadline_init(&d, timeout) != 0)
+        return MP_EINVAL;
     if (it->next_item >= j->n)
         return MP_ECLOSED;
     int rc;
     if (j->kind == MP__JOB_IMAP) {
         *item = it->next_item;
         *chunk = (uint32_t)(*item / j->chunksize);
-        return job_wait(j, pred_chunk_final, *chunk, d);
+        return job_wait(j, pred_chunk_final, *chunk, &d);
     }
-    if ((rc = job_wait(j, pred_done_past, it->upos, d)) != 0)
+    if ((rc = job_wait(j, pred_done_past, it->upos, &d)) != 0)
         return rc;
     *chunk = j->order[it->upos] - 1;
     *item = (size_t)*chunk * j->chunksize + it->uitem;
@@ -432,12 +440,9 @@ MP_EXTERN int mp_imap_next(mp_imap *it, void *result, size_t *index, double time
 {
     if (it == NULL || (result == NULL && it->job.result_size > 0))
         return MP_EINVAL;
-    mp__deadline d;
-    if (mp__deadline_init(&d, timeout) != 0)
-        return MP_EINVAL;
     size_t i;
     uint32_t c;
-    int rc = imap_peek(it, &d, &i, &c);
+    int rc = imap_peek(it, timeout, &i, &c);
     if (rc != 0)
         return rc;
     struct mp_async *j = &it->job;
@@ -454,14 +459,11 @@ MP_EXTERN int mp_imap_next_alloc(mp_imap *it, void **result, size_t *len, size_t
 {
     if (it == NULL || result == NULL || len == NULL)
         return MP_EINVAL;
-    mp__deadline d;
-    if (mp__deadline_init(&d, timeout) != 0)
-        return MP_EINVAL;
     *result = NULL;
     *len = 0;
     size_t i;
     uint32_t c;
-    int rc = imap_peek(it, &d, &i, &c);
+    int rc = imap_peek(it, timeout, &i, &c);
     if (rc != 0)
         return rc;
     int task;

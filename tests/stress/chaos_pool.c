@@ -41,6 +41,14 @@ struct pworld {
 
 static struct pworld *P;
 
+/* Tens of microseconds of work, so that kills land inside tasks. */
+static void busy_work(uint64_t x)
+{
+    volatile uint64_t spin = x;
+    for (int i = 0; i < (int)(x % 20000); i++)
+        spin = spin * 6364136223846793005ULL + 1442695040888963407ULL;
+}
+
 /* The task: a little work, so kills land inside it, and a known answer. */
 static int task(const void *arg, void *result)
 {
@@ -48,10 +56,7 @@ static int task(const void *arg, void *result)
     memcpy(&x, arg, sizeof x);
     if (x % TASK_FAILS == 0)
         return TASK_CODE;
-    /* Tens of microseconds of work, so that kills land inside tasks. */
-    volatile uint64_t spin = x;
-    for (int i = 0; i < (int)(x % 20000); i++)
-        spin = spin * 6364136223846793005ULL + 1442695040888963407ULL;
+    busy_work(x);
     uint64_t r = x * x + 1;
     memcpy(result, &r, sizeof r);
     return 0;
@@ -138,9 +143,7 @@ static int fut_task(const void *arg, void *result)
     memcpy(&x, arg, sizeof x);
     if (x % TASK_FAILS == 0)
         return TASK_CODE;
-    volatile uint64_t spin = x;
-    for (int i = 0; i < (int)(x % 20000); i++)
-        spin = spin * 6364136223846793005ULL + 1442695040888963407ULL;
+    busy_work(x);
     size_t len = x % MAX_RESULT;
     unsigned char *b = mp_task_result_alloc(len);
     if (b == NULL)
