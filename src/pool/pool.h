@@ -19,8 +19,9 @@
  *                completion, results of any size, watch cells
  *
  * A job (one apply, map or imap call) is one block: the mp_async header,
- * then per-chunk state words, the completion order, per-chunk result
- * tables, the copied arguments, the result slots and the per-item codes.
+ * then per-chunk state words, the completion order, per-chunk lists of
+ * results of any size, the copied arguments, the result slots and the
+ * per-item codes.
  *
  * Who takes the pool lock. Only processes and threads that do the pool's
  * own bookkeeping: workers (claim, commit), the supervisor (spawn, a dead
@@ -29,12 +30,14 @@
  * takes a timeout waits for it past its deadline, and submission, get,
  * wait, wait_any and cancel never take it at all: a worker stopped
  * (SIGSTOP, a debugger) inside the lock stalls the other workers, never a
- * caller's timeout.
+ * caller's timeout (and terminate kills it: pool.c).
  *
  * The lock is libmp's futex lock (sync/lock.h): a holder that dies is
  * taken over with MP_EOWNERDEAD and the taker repairs (sched.c repair).
  * Every change under the lock is a single store, except two sequences
- * that must appear whole, which keep a journal the taker replays:
+ * that must appear whole, which keep a journal the taker replays (the
+ * robust mutex the pool used before did not make it necessary; the
+ * several stores do, whatever the lock):
  *   - a commit: the chunk's final state, its place in the completion
  *     order, the count of committed chunks, and (when that completes the
  *     job) the hand-over to the callback thread;
@@ -52,6 +55,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -221,6 +225,12 @@ struct mp_async {
     _Atomic int outcome;            /* 0 or the MP_E* code get returns */
     _Atomic int outcome_task;       /* the task's own code for MP_ETASK */
 };
+
+_Static_assert(offsetof(struct mp_async, seq) % 64 == 0 &&
+                   offsetof(struct mp_async, watch) + sizeof(((struct mp_async *)0)->watch) -
+                           offsetof(struct mp_async, seq) <=
+                       64,
+               "a job's waiting words share one cache line");
 
 struct mp_imap {
     struct mp_async job; /* first: an imap is a job plus a cursor */
@@ -399,28 +409,35 @@ bool mp__pool_work_visible(mp_pool *p);
 
 /* The claim/commit interface. Local workers use it, and so may any thread
  * that runs chunks elsewhere (the cluster's dispatcher: "remote worker
- * slots", slots nworkers..nslots-1, with no process behind them):
+ * slots", slots nworkers..nslots-1 of a pool made by mp__pool_new_slots,
+ * with no process behind them). Per slot, one chunk at a time:
  *
- *   mp__pool_lock(p, NULL);
- *   if (mp__pool_claim(p, slot, &c)) {          // takes a job reference
- *       mp__pool_unlock(p);
- *       ... wait until chunk c.chunk's arguments are in (mp__pool_chunk_ready),
- *       ... read c.args (c.n items of c.job->arg_size bytes), run them,
- *       ... write c.results (c.n * result_size bytes; they may alias
- *           c.args: read an item's argument before writing its result),
- *       ... write item codes with mp__pool_claim_status, results of any
- *           size with mp__job_result_put(c.job, c.chunk, item, size);
+ *   for (;;) {
  *       mp__pool_lock(p, NULL);
- *       bool done = mp__pool_commit(p, slot, &c, st);   // MP__CH_OK or _FAILED
+ *       bool got = mp__pool_claim(p, slot, &c);   // takes a job reference
  *       mp__pool_unlock(p);
- *       mp__pool_release(&c, done);             // wakes, drops the reference
+ *       if (!got) {                                // no work: sleep on the slot,
+ *           mp__pool_idle(p, slot, &d);            // woken by submitters (or d)
+ *           continue;
+ *       }
+ *       mp__pool_chunk_ready(c.job, c.chunk);      // big jobs: arguments copied in
+ *       ... read c.args: c.n items of c.job->arg_size bytes (items c.lo ..);
+ *       ... write c.results: c.n * c.job->result_size bytes; they may alias
+ *           c.args (read an item's argument before writing its result);
+ *       ... a failing item: mp__pool_claim_status(&c, item, code, &failed);
+ *       ... a result of any size: mp__job_result_put(c.job, c.chunk, item, len);
+ *       mp__pool_lock(p, NULL);
+ *       bool done = mp__pool_commit(p, slot, &c, failed ? MP__CH_FAILED : MP__CH_OK);
+ *       mp__pool_unlock(p);
+ *       mp__pool_release(&c, done);                // wakes, drops the reference
  *   }
  *
- * A claim is recorded in the slot before the chunk is marked, so the owner
- * of a slot whose claimer is lost (a dead worker, a dead remote node)
- * fails it with mp__pool_fail_claim: MP__CH_DIED (MP_EWORKERDIED) or
- * MP__CH_TIMEDOUT. The dispatcher needs only one slot per remote worker it
- * runs chunks for at a time. */
+ * A claim is recorded in the slot before the chunk is marked, so whoever
+ * finds the claimer lost (a dead worker, a silent remote node) fails it
+ * under the lock with mp__pool_fail_claim (MP__CH_DIED: MP_EWORKERDIED, or
+ * MP__CH_TIMEDOUT), then calls mp__pool_release. Terminate fails claimed
+ * chunks with MP__CH_CLOSED; a later commit of such a chunk changes
+ * nothing. The supervisor watches only slots below nworkers. */
 struct mp__claim {
     struct mp_async *job; /* the job (a reference is held until release) */
     uint32_t chunk;       /* chunk index */
@@ -482,10 +499,12 @@ int mp__pool_check_alive(mp_pool *p, const mp__deadline *d);
 void mp__pool_wake_idle(mp_pool *p, uint32_t want);
 
 /* mp__pool_idle makes slot wait for work: a short spin, then a sleep on
- * its wake word until a submitter claims it or work shows (looked at each
- * MP__WAIT_SLICE, so a wake lost with a killed submitter costs a slice).
- * Called without the lock. */
-void mp__pool_idle(mp_pool *p, int slot);
+ * its wake word until a submitter claims it, work shows or the pool stops
+ * running (looked at each MP__WAIT_SLICE, so a wake lost with a killed
+ * submitter costs a slice), or d passes (NULL: no deadline; a dispatcher
+ * that also polls elsewhere passes one). Called without the lock.
+ * Returns 0 (look for work) or MP_ETIMEDOUT. */
+int mp__pool_idle(mp_pool *p, int slot, const mp__deadline *d);
 
 /* ---- worker.c, supervisor.c, callback.c, pool.c ------------------------ */
 

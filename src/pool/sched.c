@@ -350,23 +350,27 @@ void mp__pool_wake_idle(mp_pool *p, uint32_t want)
     }
 }
 
-void mp__pool_idle(mp_pool *p, int slot)
+int mp__pool_idle(mp_pool *p, int slot, const mp__deadline *d)
 {
     struct mp__pool_slot *s = &p->slots[slot];
+    mp__deadline forever = {.forever = true};
+    if (d == NULL)
+        d = &forever;
     uint32_t w = atomic_load(&s->wake);
+    int rc = 0;
     atomic_store(&s->sleep, MP__W_SPINNING);
     /* A submitter in a loop refills the queue within microseconds: a
      * spinning slot is claimed without a system call on either side. */
-    if (!mp__pool_work_visible(p) && !mp__spin(&s->wake, w, NULL)) {
+    if (!mp__pool_work_visible(p) && !mp__spin(&s->wake, w, d)) {
         uint32_t spinning = MP__W_SPINNING;
         if (atomic_compare_exchange_strong(&s->sleep, &spinning, MP__W_SLEEPING)) {
-            mp__deadline forever = {.forever = true};
-            while (atomic_load(&s->wake) == w && !mp__pool_work_visible(p) &&
+            while (rc == 0 && atomic_load(&s->wake) == w && !mp__pool_work_visible(p) &&
                    atomic_load(&p->state) == MP__POOL_RUN)
-                (void)mp__wait(&s->wake, w, &forever, NULL, NULL);
+                rc = mp__wait(&s->wake, w, d, NULL, NULL) == MP_ETIMEDOUT ? MP_ETIMEDOUT : 0;
         }
     }
     atomic_store(&s->sleep, MP__W_ACTIVE);
+    return rc;
 }
 
 /* ---- arguments copied in after the push ---------------------------------- */

@@ -85,7 +85,7 @@ _Noreturn void mp__pool_worker_main(mp_pool *p, int idx)
             if (state == MP__POOL_CLOSE)
                 break; /* closed and nothing left (the claim drained the stack) */
             mp__pool_unlock(p);
-            mp__pool_idle(p, idx);
+            mp__pool_idle(p, idx, NULL);
             mp__pool_lock(p, NULL);
             continue;
         }
