@@ -146,6 +146,12 @@ void mp__job_unref(struct mp_async *j)
     if (atomic_fetch_sub(&j->refs, 1) != 1)
         return;
     mp_pool *p = j->pool;
+    /* Cells left by waiters killed while registered. */
+    for (int k = 0; k < MP__WATCH_SLOTS; k++) {
+        struct mp__watch *w = atomic_load_explicit(&j->watch[k], memory_order_relaxed);
+        if (w != NULL)
+            mp__watch_unref(w);
+    }
     for (uint32_t c = 0; atomic_load(&j->any_big) && c < j->nchunks; c++)
         if (atomic_load_explicit(&j->big[c], memory_order_relaxed) != NULL)
             mp__job_results_drop(j, c);
@@ -205,7 +211,8 @@ void mp__job_ready_notify(struct mp_async *j)
      * registered before our exchange, and is woken, or checks readiness
      * after its registration and sees it. */
     for (int k = 0; k < MP__WATCH_SLOTS; k++) {
-        if (atomic_load_explicit(&j->watch[k], memory_order_relaxed) == NULL)
+        /* seq_cst, as the watcher's registration: see above. */
+        if (atomic_load(&j->watch[k]) == NULL)
             continue;
         struct mp__watch *w = atomic_exchange(&j->watch[k], NULL);
         if (w == NULL)
