@@ -129,6 +129,7 @@ static void worker_ended(struct sup *sv, pid_t pid)
             continue;
         idx = i;
         s->pid = 0;
+        mp__pool_spinner_gone(p, i);
         inited = atomic_load(&s->inited) != 0;
         j = mp__pool_fail_claim(p, i, MP__CH_DIED, &done);
         break;
