@@ -12,6 +12,7 @@
 #include "mp/error.h"
 #include "os/alive.h"
 #include "os/futex.h"
+#include "os/log.h"
 #include "os/thread.h"
 #include "pool/pool.h"
 #include "sync/wait.h"
@@ -161,6 +162,9 @@ int mp__pool_lock(mp_pool *p, const mp__deadline *d)
 {
     int rc = d != NULL ? mp__lock_acquire(&p->lock, d) : mp__lock_hold(&p->lock);
     if (rc == MP_EOWNERDEAD) {
+        mp__log(MP_LOG_WARN, "pool %p: its lock was taken over from a dead holder%s", (void *)p,
+                atomic_load(&p->jr.job) != NULL || p->jr.drain != NULL ? "; its journal replayed"
+                                                                       : "");
         repair(p);
         rc = 0;
     }
