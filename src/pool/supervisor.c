@@ -126,6 +126,7 @@ static void worker_ended(struct sup *sv, pid_t pid)
     mp_pool *p = sv->p;
     struct mp_async *j = NULL;
     bool done = false, inited = true;
+    const char *why = "";
     int idx = -1;
     mp__pool_lock(p, NULL);
     for (int i = 0; i < p->nworkers; i++) {
@@ -136,7 +137,14 @@ static void worker_ended(struct sup *sv, pid_t pid)
         s->pid = 0;
         mp__pool_spinner_gone(p, i);
         inited = atomic_load(&s->inited) != 0;
+        uint32_t c = s->chunk;
         j = mp__pool_fail_claim(p, i, MP__CH_DIED, &done);
+        if (j != NULL)
+            why = atomic_load(&j->chunk_st[c]) == MP__CH_DIED ? " while running a task, which "
+                                                                "fails with MP_EWORKERDIED"
+                  : atomic_load(&j->chunk_st[c]) == MP__CH_TIMEDOUT
+                      ? " after its task ran past task_timeout"
+                      : "";
         break;
     }
     mp__pool_unlock(p);
@@ -149,10 +157,9 @@ static void worker_ended(struct sup *sv, pid_t pid)
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    mp__log(j != NULL ? MP_LOG_WARN : MP_LOG_INFO,
+    mp__log(*why ? MP_LOG_WARN : MP_LOG_INFO,
             "pool worker %d (pid %d) %s%s; replaced unless the pool is closing", idx, (int)pid,
-            mp__exit_describe(mp__exitcode(st)).s,
-            j != NULL ? " while running a task, which fails" : "");
+            mp__exit_describe(mp__exitcode(st)).s, why);
     if (idx < 0 || inited)
         return;
     /* A run of early deaths ends when any worker gets through. */
