@@ -1,93 +1,108 @@
-/* pool_cb.c - callbacks, run on a thread of the process that created the
+/* callback.c - callbacks, run on a thread of the process that created the
  * pool, as Python runs them on the pool's result-handler thread.
  *
  * The thread starts with the first job that has a callback, so a program
- * that gives none has no thread from the pool. A job whose last chunk is
- * committed joins the pool's list of due callbacks (in the same critical
- * section as the commit, so the hand-over survives any death); the thread
- * takes the whole list, runs the callbacks, marks each job ready and wakes
- * its waiters: mp_async_get/wait return only after the callback ran. */
+ * that gives none has no thread from the pool. Whoever completes such a
+ * job pushes it on the pool's due list (job.c; a commit does it inside its
+ * journaled critical section, so the hand-over survives any death); the
+ * thread takes the whole list under the pool lock, runs the callbacks in
+ * completion order, marks each job ready and wakes its waiters:
+ * mp_async_get/wait return only after the callback ran. */
 #include <errno.h>
 #include <signal.h>
-#include <stdlib.h>
 
-#include "os/clock.h"
-#include "os/futex.h"
-#include "pool/pool.h"
-#include "os/thread.h"
 #include "mp/error.h"
-
-/* The outcome of a complete job (first failure in input order), defined
- * in pool_submit.c. */
-void mp__pool_job_outcome(const struct mp_async *j, int *code, int *task);
+#include "os/futex.h"
+#include "os/thread.h"
+#include "pool/pool.h"
+#include "sync/wait.h"
 
 static void run_callbacks(struct mp_async *j)
 {
     int code, task;
-    mp__pool_job_outcome(j, &code, &task);
+    mp__job_outcome(j, &code, &task);
     if (code == 0 && j->cb.callback != NULL)
         j->cb.callback(j->results, j->cb.userdata);
     else if (code != 0 && j->cb.error_callback != NULL)
         j->cb.error_callback(code, task, j->cb.userdata);
-    atomic_store(&j->cb_state, 1);
-    atomic_fetch_add(&j->seq, 1);
-    if (atomic_load(&j->waiters) > 0)
-        mp__futex_wake(&j->seq, INT32_MAX);
+    atomic_store(&j->cb_state, MP__CB_DONE);
+    mp__job_ready_notify(j);
+}
+
+/* Take the due list, oldest first. Under the pool lock, so that the
+ * repair of a dead committer's hand-over (sched.c) sees a stable list;
+ * each job is marked taken before the lock is released. */
+static struct mp_async *take_due(mp_pool *p)
+{
+    if (atomic_load(&p->cb_head) == NULL)
+        return NULL;
+    /* Every job on the list was registered (mp__pool_cb_register raised
+     * pending) after it was built, in this process; the list itself came
+     * through other processes, which no checker of this process sees. */
+    (void)atomic_load_explicit(&p->local->pending, memory_order_acquire);
+    mp__pool_lock(p, NULL);
+    struct mp_async *due = atomic_exchange(&p->cb_head, NULL);
+    struct mp_async *fifo = NULL;
+    while (due != NULL) {
+        struct mp_async *next = atomic_load(&due->cb_next);
+        atomic_store(&due->cb_state, MP__CB_TAKEN);
+        atomic_store(&due->cb_next, fifo);
+        fifo = due;
+        due = next;
+    }
+    mp__pool_unlock(p);
+    return fifo;
+}
+
+/* The wait layer's liveness question while callbacks are pending: work
+ * left with a dead supervisor would never complete. */
+static bool supervisor_alive(void *pool)
+{
+    return mp__pool_sup_alive(pool);
 }
 
 static void *cb_thread(void *arg)
 {
     mp_pool *p = arg;
     struct mp__pool_local *l = p->local;
+    mp__deadline forever = {.forever = true};
     for (;;) {
         uint32_t seq = atomic_load(&p->cb_seq);
-        mp__pool_lock(p);
-        struct mp_async *due = p->cb_head;
-        p->cb_head = NULL;
-        mp__pool_unlock(p);
-        /* The list is newest first; callbacks run in completion order. */
-        struct mp_async *fifo = NULL;
-        while (due != NULL) {
-            struct mp_async *next = due->cb_next;
-            due->cb_next = fifo;
-            fifo = due;
-            due = next;
-        }
-        while (fifo != NULL) {
-            struct mp_async *next = fifo->cb_next;
-            run_callbacks(fifo);
+        for (struct mp_async *j = take_due(p); j != NULL;) {
+            struct mp_async *next = atomic_load(&j->cb_next);
+            run_callbacks(j);
             atomic_fetch_sub(&l->pending, 1);
-            mp__pool_job_unref(fifo); /* the callback's reference */
-            fifo = next;
+            mp__job_unref(j); /* the callbacks' reference */
+            j = next;
         }
-        if (atomic_load(&l->pending) == 0 && atomic_load(&l->stop))
-            return NULL;
+        bool pending = atomic_load(&l->pending) > 0;
+        if (!pending && atomic_load(&l->stop))
+            break;
         atomic_fetch_add(&p->cb_waiting, 1);
-        mp__deadline d;
-        mp__deadline_init(&d, MP__CHECK_SECONDS);
-        int rc = mp__futex_wait(&p->cb_seq, seq, &d);
+        int rc = 0;
+        if (atomic_load(&p->cb_head) == NULL)
+            rc = mp__wait(&p->cb_seq, seq, &forever, pending ? supervisor_alive : NULL, p);
         atomic_fetch_sub(&p->cb_waiting, 1);
-        /* Work with callbacks pending and a dead supervisor would never
-         * complete: the liveness check fails it, and its error callbacks
-         * run on the next round. */
-        if (rc == MP_ETIMEDOUT && atomic_load(&l->pending) > 0)
-            mp__pool_check_alive(p);
+        /* Fail the work the dead supervisor left: its error callbacks
+         * are due on the next round. */
+        if (rc == MP_EOWNERDEAD)
+            mp__pool_check_alive(p, NULL);
     }
+    atomic_store(&l->exited, 1);
+    mp__futex_wake(&l->exited, INT32_MAX);
+    return NULL;
 }
 
-/* Count a job with callbacks and make sure the thread runs. Called before
- * the job is queued. Returns 0, MP_ESTATE outside the creating process,
- * or -errno when the thread cannot start. */
 int mp__pool_cb_register(mp_pool *p, struct mp_async *j)
 {
-    (void)j;
-    if (mp__pid() != p->creator)
+    if (mp__pid() != p->creator || p->local == NULL)
         return MP_ESTATE;
     struct mp__pool_local *l = p->local;
     int rc = 0;
-    pthread_mutex_lock(&l->mu);
+    mp__lock_hold(&l->mu);
     if (!l->started) {
         atomic_store(&l->stop, false);
+        atomic_store(&l->exited, 0);
         /* The thread takes no signal of the program's: they go to the
          * program's own threads, as if the pool had no thread. */
         sigset_t all, old;
@@ -97,26 +112,40 @@ int mp__pool_cb_register(mp_pool *p, struct mp_async *j)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         l->started = rc == 0;
     }
-    if (rc == 0)
+    if (rc == 0) {
         atomic_fetch_add(&l->pending, 1);
-    pthread_mutex_unlock(&l->mu);
+        atomic_fetch_add(&j->refs, 1); /* released by the thread after the callbacks */
+    }
+    mp__lock_release(&l->mu);
     return rc;
 }
 
-/* Let the thread run every callback still due, then join it. Called once
- * no more work can come (join, free): every pending job then completes. */
-void mp__pool_cb_stop(mp_pool *p)
+void mp__pool_cb_unregister(mp_pool *p, struct mp_async *j)
+{
+    atomic_fetch_sub(&p->local->pending, 1);
+    mp__job_unref(j);
+}
+
+int mp__pool_cb_stop(mp_pool *p, const mp__deadline *d)
 {
     if (mp__pid() != p->creator || p->local == NULL)
-        return;
+        return 0;
     struct mp__pool_local *l = p->local;
-    pthread_mutex_lock(&l->mu);
+    if (mp__lock_acquire(&l->mu, d) == MP_ETIMEDOUT)
+        return MP_ETIMEDOUT;
+    int rc = 0;
     if (l->started) {
         atomic_store(&l->stop, true);
         atomic_fetch_add(&p->cb_seq, 1);
         mp__futex_wake(&p->cb_seq, 1);
-        pthread_join(l->thread, NULL);
-        l->started = false;
+        while (rc == 0 && atomic_load(&l->exited) == 0)
+            rc = mp__wait(&l->exited, 0, d, NULL, NULL) == MP_ETIMEDOUT ? MP_ETIMEDOUT : 0;
+        if (atomic_load(&l->exited) != 0) {
+            pthread_join(l->thread, NULL);
+            l->started = false;
+            rc = 0;
+        }
     }
-    pthread_mutex_unlock(&l->mu);
+    mp__lock_release(&l->mu);
+    return rc;
 }

@@ -37,17 +37,19 @@ static int cmp_double(const void *a, const void *b)
 
 /* The objects the calls wait on, set up so that every call times out. */
 static struct {
-    mp_lock *held;       /* held by a child for the whole run */
-    mp_semaphore *zero;  /* value 0 */
-    mp_event *unset;     /* never set */
-    mp_condition *cond;  /* never notified */
-    mp_barrier *barrier; /* 2 parties, only one ever comes */
-    mp_queue *empty;     /* nothing is ever put */
-    mp_queue *full;      /* maxsize 1, holding one message */
-    mp_conn *rx, *tx;    /* a pipe nobody writes to */
-    mp_process *sleeper; /* a child that outlives the run */
-    mp_pool *pool;       /* one worker, busy with a task that blocks */
-    mp_async *blocked;   /* that task */
+    mp_lock *held;        /* held by a child for the whole run */
+    mp_semaphore *zero;   /* value 0 */
+    mp_event *unset;      /* never set */
+    mp_condition *cond;   /* never notified */
+    mp_barrier *barrier;  /* 2 parties, only one ever comes */
+    mp_queue *empty;      /* nothing is ever put */
+    mp_queue *full;       /* maxsize 1, holding one message */
+    mp_conn *rx, *tx;     /* a pipe nobody writes to */
+    mp_process *sleeper;  /* a child that outlives the run */
+    mp_pool *pool;        /* one worker, busy with a task that blocks */
+    mp_async *blocked;    /* that task */
+    mp_async *waitset[8]; /* it and 7 more queued behind it (wait_any) */
+    mp_pool *closed;      /* closed, with a blocked task left (join_timeout) */
 } o;
 
 static int call_lock(double t)
@@ -101,16 +103,32 @@ static int call_pool_get(double t)
 {
     return mp_async_get(o.blocked, NULL, t);
 }
+static int call_pool_wait_any(double t)
+{
+    size_t i;
+    return mp_async_wait_any(o.waitset, 8, t, &i);
+}
+static int call_pool_join(double t)
+{
+    return mp_pool_join_timeout(o.closed, t);
+}
 
 static const struct {
     const char *name;
     int (*call)(double timeout);
 } calls[] = {
-    {"lock_acquire", call_lock},         {"semaphore_acquire", call_semaphore},
-    {"event_wait", call_event},          {"condition_wait", call_condition},
-    {"barrier_wait", call_barrier},      {"queue_get", call_queue_get},
-    {"queue_put", call_queue_put},       {"conn_recv", call_pipe_recv},
-    {"process_join", call_process_join}, {"async_get", call_pool_get},
+    {"lock_acquire", call_lock},
+    {"semaphore_acquire", call_semaphore},
+    {"event_wait", call_event},
+    {"condition_wait", call_condition},
+    {"barrier_wait", call_barrier},
+    {"queue_get", call_queue_get},
+    {"queue_put", call_queue_put},
+    {"conn_recv", call_pipe_recv},
+    {"process_join", call_process_join},
+    {"async_get", call_pool_get},
+    {"async_wait_any", call_pool_wait_any},
+    {"pool_join_timeout", call_pool_join},
 };
 
 static _Noreturn void pause_forever(void)
@@ -184,6 +202,16 @@ int main(int argc, char **argv)
     if (!(o.pool = mp_pool_new(1)) ||
         !(o.blocked = mp_pool_apply_async(o.pool, task_block, NULL, 0, 0, NULL)))
         die("pool");
+    o.waitset[0] = o.blocked;
+    for (int i = 1; i < 8; i++)
+        if (!(o.waitset[i] = mp_pool_apply_async(o.pool, task_block, NULL, 0, 0, NULL)))
+            die("pool");
+    mp_async *left;
+    if (!(o.closed = mp_pool_new(1)) ||
+        !(left = mp_pool_apply_async(o.closed, task_block, NULL, 0, 0, NULL)) ||
+        mp_pool_close(o.closed) != 0)
+        die("pool");
+    mp_async_free(left);
 
     /* The load: busy loops, started last so setting up is not slowed. */
     pid_t busy[256];
@@ -228,9 +256,12 @@ int main(int argc, char **argv)
     for (int i = 0; i < loads; i++)
         waitpid(busy[i], NULL, 0);
     mp_event_set(o.unset);
-    mp_async_free(o.blocked);
+    for (int i = 0; i < 8; i++)
+        mp_async_free(o.waitset[i]);
     mp_pool_terminate(o.pool);
     mp_pool_free(o.pool);
+    mp_pool_join(o.closed);
+    mp_pool_free(o.closed);
     mp_process_kill(holder);
     mp_process_kill(o.sleeper);
     mp_process_join(holder, MP_FOREVER);
