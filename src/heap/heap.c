@@ -446,9 +446,34 @@ void mp__heap_reclaim(const mp__deadline *d)
     mp__tcache_drain(d);
     mp__tcache_reclaim(true, d);
     mp__arena_trim(d);
-    if (mp__pages_lock(d) == 0)
-        mp__pages_unlock();
+    mp__pages_rebuild(d);
     mp__pages_punch_pending();
+}
+
+bool mp__heap_allocated(const void *p)
+{
+    uintptr_t off = (uintptr_t)((const char *)p - (const char *)H);
+    if (H == NULL || off >= H->size || (off & 15) != 0 || (off >> MP__PAGE_SHIFT) < H->first_page)
+        return false;
+    uint32_t pg = (uint32_t)(off >> MP__PAGE_SHIFT);
+    uint64_t t = mp__tag(pg);
+    if (MP__TAG_KIND(t) == MP__PK_SLABIN) {
+        pg = atomic_load_explicit(&mp__PM[pg].head, memory_order_relaxed);
+        t = mp__tag(pg);
+    }
+    if (MP__TAG_KIND(t) == MP__PK_SLAB) {
+        struct mp__slab *s = mp__slab_at(pg);
+        uint32_t i = mp__block_index(s, p);
+        return i != UINT32_MAX && mp__bit_get(s, i);
+    }
+    return MP__TAG_KIND(t) == MP__PK_LARGE && (off & (MP__PAGE - 1)) == 0;
+}
+
+size_t mp__heap_block_size(size_t size)
+{
+    if (size <= MP__SMALL_MAX)
+        return mp__class_size[mp__size_class(size)];
+    return (size + MP__PAGE - 1) & ~(size_t)(MP__PAGE - 1);
 }
 
 int mp__heap_check(char *why, size_t cap)

@@ -37,6 +37,14 @@ void mp__heap_stats(size_t *in_use, size_t *heap_size);
  * and what killed callers held (see README, "Guarantees and limits"). */
 void mp__heap_reclaim(const mp__deadline *d);
 
+/* mp__heap_allocated tells whether p is a block handed out and not freed
+ * (a block freed into a thread cache still counts as handed out until the
+ * cache gives it back: call mp__heap_reclaim first). For tests. */
+bool mp__heap_allocated(const void *p);
+
+/* mp__heap_block_size returns the usable size malloc(size) would give. */
+size_t mp__heap_block_size(size_t size);
+
 /* mp__heap_check verifies every invariant of the allocator (tiling of the
  * page map, bins, slab bitmaps against lists and counters, thread caches);
  * for tests, while no other thread of the family uses the heap. Returns 0,

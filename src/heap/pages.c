@@ -440,6 +440,16 @@ static void drain_hints(void)
     }
 }
 
+int mp__pages_rebuild(const mp__deadline *d)
+{
+    int rc = mp__lock_acquire(&P->lock, d);
+    if (rc != 0 && rc != MP_EOWNERDEAD)
+        return rc;
+    rebuild();
+    mp__pages_unlock();
+    return 0;
+}
+
 int mp__pages_lock(const mp__deadline *d)
 {
     int rc = mp__lock_acquire(&P->lock, d);

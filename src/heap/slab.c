@@ -271,11 +271,15 @@ static bool retire(struct mp__arena *a, struct mp__slab *s, const mp__deadline *
     return true;
 }
 
-/* put_back clears block i of s (a locked) and keeps the lists; the caller
- * has written its intent when the block comes from a cache. */
+/* put_back clears block i of s (a locked) and keeps the lists. A caller
+ * that wrote an intent has it cleared with the bit: past that store the
+ * block is back, and what follows (lists, counters, giving an empty slab
+ * to the pool, whose pages another slab may then reuse) is derived work a
+ * repair redoes, never something to undo. */
 static void put_back(struct mp__arena *a, struct mp__slab *s, uint32_t i)
 {
     mp__bit_put(s, i, false);
+    atomic_store_explicit(&a->op, MP__OP_NONE, memory_order_release);
     mp__count(&a->used_bytes, -(int64_t)mp__class_size[s->cls]);
     if (a->need_repair)
         return; /* lists unusable until the repair, which recounts */
@@ -319,8 +323,7 @@ uint32_t mp__arena_flush(struct mp__tcache *tc, unsigned cls, uint32_t n, const 
         atomic_store_explicit(&a->op, MP__OP_FLUSH, memory_order_release);
         bin->head = *(void **)b; /* leaves the cache */
         atomic_store_explicit(&bin->count, bin->count - 1, memory_order_relaxed);
-        put_back(a, s, i); /* back in its slab */
-        atomic_store_explicit(&a->op, MP__OP_NONE, memory_order_release);
+        put_back(a, s, i); /* back in its slab; clears the intent */
         done++;
     }
     if (held != NULL)
