@@ -221,10 +221,9 @@ static struct mp__slab *lookup(const void *p, uint32_t *large, const char *who)
 
 void mp__heap_sample_peak(void)
 {
-    int64_t v = mp__arena_used_bytes() +
-                ((atomic_load_explicit(&H->pool.large_pages, memory_order_relaxed) -
-                  atomic_load_explicit(&H->pool.deferred_pages, memory_order_relaxed))
-                 << MP__PAGE_SHIFT);
+    int64_t v =
+        mp__arena_used_bytes() +
+        (atomic_load_explicit(&H->pool.large_pages, memory_order_relaxed) << MP__PAGE_SHIFT);
     uint64_t old = atomic_load_explicit(&H->peak, memory_order_relaxed);
     while (v > 0 && (uint64_t)v > old &&
            !atomic_compare_exchange_weak_explicit(&H->peak, &old, (uint64_t)v, memory_order_relaxed,
@@ -403,15 +402,16 @@ MP_EXTERN int mp_shared_stats(mp_heap_stats *out)
     struct mp__pool *P = &H->pool;
     int64_t used = mp__arena_used_bytes(), cap = mp__arena_cap_bytes();
     int64_t cached = mp__tcache_bytes();
-    int64_t deferred = atomic_load_explicit(&P->deferred_pages, memory_order_relaxed);
-    int64_t large = atomic_load_explicit(&P->large_pages, memory_order_relaxed) - deferred;
+    /* A large block freed while the pool lock was busy counts as in use
+     * until the next holder bins it. */
+    int64_t large = atomic_load_explicit(&P->large_pages, memory_order_relaxed);
     int64_t freep = atomic_load_explicit(&P->free_pages, memory_order_relaxed);
     int64_t reserved = (int64_t)(H->npages - H->first_page) << MP__PAGE_SHIFT;
     /* Counters read one by one while others change them: clamp, so the
      * figures always fit each other. */
     int64_t in_use = used - cached + (large << MP__PAGE_SHIFT);
     in_use = in_use < 0 ? 0 : in_use > reserved ? reserved : in_use;
-    int64_t fr = ((freep + deferred) << MP__PAGE_SHIFT) + (cap - used) + cached;
+    int64_t fr = (freep << MP__PAGE_SHIFT) + (cap - used) + cached;
     fr = fr < 0 ? 0 : fr > reserved - in_use ? reserved - in_use : fr;
     int64_t largest = (int64_t)mp__pages_largest_bytes();
     uint64_t peak = atomic_load_explicit(&H->peak, memory_order_relaxed);

@@ -183,18 +183,17 @@ struct mp__arena {
 #define MP__BINS 140
 
 struct mp__pool {
-    mp__lock lock;                  /* guards the bins, the dirty list and the intent */
-    uint32_t op_page;               /* intent: a span being handed out (0: none) */
-    uint32_t bin[MP__BINS];         /* first head of each bin (0: empty) */
-    uint64_t nonempty[3];           /* bit b set: bin b is not empty */
-    uint32_t lru_old;               /* oldest dirty free span (0: none) */
-    uint32_t lru_new;               /* newest dirty free span */
-    uint32_t punch_broken;          /* 1 once the system refused to punch */
-    _Atomic int64_t free_pages;     /* pages in FREE spans */
-    _Atomic int64_t dirty_pages;    /* the sum of FREE spans' ndirty */
-    _Atomic int64_t large_pages;    /* pages in large blocks, DEFERRED ones included */
-    _Atomic int64_t deferred_pages; /* of those, freed but not yet binned */
-    _Atomic int64_t largest;        /* pages in the largest FREE span (kept on every change) */
+    mp__lock lock;               /* guards the bins, the dirty list and the intent */
+    uint32_t op_page;            /* intent: a span being handed out (0: none) */
+    uint32_t bin[MP__BINS];      /* first head of each bin (0: empty) */
+    uint64_t nonempty[3];        /* bit b set: bin b is not empty */
+    uint32_t lru_old;            /* oldest dirty free span (0: none) */
+    uint32_t lru_new;            /* newest dirty free span */
+    uint32_t punch_broken;       /* 1 once the system refused to punch */
+    _Atomic int64_t free_pages;  /* pages in FREE spans */
+    _Atomic int64_t dirty_pages; /* the sum of FREE spans' ndirty */
+    _Atomic int64_t large_pages; /* pages in large blocks, DEFERRED ones not yet binned too */
+    _Atomic int64_t largest;     /* pages in the largest FREE span (kept on every change) */
     _Atomic uint32_t hint[MP__HINTS] __attribute__((aligned(64))); /* DEFERRED heads to bin */
     _Atomic uint32_t hint_pending;                                 /* 1: a hint may be waiting */
     _Atomic uint32_t orphans; /* DEFERRED spans that found no hint slot: walk */

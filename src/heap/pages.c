@@ -370,7 +370,7 @@ static void rebuild(void)
     memset(P->bin, 0, sizeof P->bin);
     memset(P->nonempty, 0, sizeof P->nonempty);
     P->lru_old = P->lru_new = 0;
-    int64_t large = 0, deferred = 0;
+    int64_t large = 0;
     atomic_store_explicit(&P->free_pages, 0, memory_order_relaxed);
     atomic_store_explicit(&P->dirty_pages, 0, memory_order_relaxed);
 
@@ -401,21 +401,16 @@ static void rebuild(void)
                 finish_run(run, runlen);
             run = 0;
             set_head(p + len - 1, p);
-            if (k == MP__PK_LARGE) {
+            if (k == MP__PK_LARGE)
                 large += len;
-            } else if (k == MP__PK_DEFERRED) {
-                large += len;
-                deferred += len;
-            } else if (k != MP__PK_SLAB && k != MP__PK_OUT) {
+            else if (k != MP__PK_SLAB && k != MP__PK_OUT)
                 mp__panic("shared heap page map corrupted at page %u (kind %u)", p, k);
-            }
         }
         p += len;
     }
     if (run != 0)
         finish_run(run, runlen);
     atomic_store_explicit(&P->large_pages, large, memory_order_relaxed);
-    atomic_store_explicit(&P->deferred_pages, deferred, memory_order_relaxed);
     update_largest();
 }
 
@@ -551,10 +546,8 @@ void mp__pages_give(uint32_t h)
         mp__count(&P->large_pages, -(int64_t)len);
         break;
     case MP__PK_DEFERRED:
-        if (!(t & MP__TAG_PUTBACK)) {
+        if (!(t & MP__TAG_PUTBACK))
             mp__count(&P->large_pages, -(int64_t)len);
-            atomic_fetch_sub_explicit(&P->deferred_pages, len, memory_order_relaxed);
-        }
         break;
     case MP__PK_SLAB:
     case MP__PK_OUT:
@@ -573,7 +566,6 @@ void mp__pages_defer(uint32_t page)
 {
     uint32_t len = len_of(page);
     mp__set_tag(page, MP__TAG(MP__PK_DEFERRED, len));
-    atomic_fetch_add_explicit(&P->deferred_pages, len, memory_order_relaxed);
     add_hint(page);
 }
 
@@ -610,7 +602,7 @@ void mp__pages_init(void)
 
 int mp__pages_check(int64_t *large_pages, char *why, size_t cap)
 {
-    int64_t nfree = 0, npages_free = 0, ndirty = 0, large = 0, deferred = 0;
+    int64_t nfree = 0, npages_free = 0, ndirty = 0, large = 0;
     bool prev_free = false;
     uint32_t p;
     for (p = H->first_page; p < H->npages;) {
@@ -635,10 +627,8 @@ int mp__pages_check(int64_t *large_pages, char *why, size_t cap)
             large += len;
             break;
         case MP__PK_DEFERRED:
-            if (!(t & MP__TAG_PUTBACK)) {
+            if (!(t & MP__TAG_PUTBACK))
                 large += len;
-                deferred += len;
-            }
             break;
         case MP__PK_SLAB:
             for (uint32_t i = 1; i < len; i++)
@@ -679,12 +669,11 @@ int mp__pages_check(int64_t *large_pages, char *why, size_t cap)
             FAIL("dirty list loops");
     }
     if (atomic_load(&P->free_pages) != npages_free || atomic_load(&P->dirty_pages) != ndirty ||
-        atomic_load(&P->large_pages) != large || atomic_load(&P->deferred_pages) != deferred)
-        FAIL("pool counters free %lld/%lld dirty %lld/%lld large %lld/%lld deferred %lld/%lld",
+        atomic_load(&P->large_pages) != large)
+        FAIL("pool counters free %lld/%lld dirty %lld/%lld large %lld/%lld",
              (long long)atomic_load(&P->free_pages), (long long)npages_free,
              (long long)atomic_load(&P->dirty_pages), (long long)ndirty,
-             (long long)atomic_load(&P->large_pages), (long long)large,
-             (long long)atomic_load(&P->deferred_pages), (long long)deferred);
-    *large_pages = large - deferred;
+             (long long)atomic_load(&P->large_pages), (long long)large);
+    *large_pages = large;
     return 0;
 }
