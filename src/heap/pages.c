@@ -484,8 +484,15 @@ static uint32_t find(uint32_t n)
     for (int i = 0; h != 0 && i < FIT_SCAN; i++, h = PM[h].next)
         if (len_of(h) >= n)
             return h;
-    b = next_bin(b + 1);
-    return b < MP__BINS ? P->bin[b] : 0;
+    unsigned up = next_bin(b + 1);
+    if (up < MP__BINS)
+        return P->bin[up]; /* anything there is long enough */
+    /* Nothing longer anywhere: the rest of this bin is the last chance
+     * (a near-full heap; never a false "out of memory"). */
+    for (; h != 0; h = PM[h].next)
+        if (len_of(h) >= n)
+            return h;
+    return 0;
 }
 
 static void slab_header(uint32_t h, unsigned cls, unsigned arena)
