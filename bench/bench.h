@@ -12,6 +12,7 @@
 #endif
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -309,6 +310,39 @@ static inline double bench_rt(const bench_chan *ch, size_t size, double seconds)
     return (t1 - t0) / (double)n * 1e6;
 }
 
+/* CPU placement: with "cpus=0,1" (bench_place), child i of bench_ops
+ * runs on CPU cpus[i % n] only; without it the scheduler places them. A
+ * figure states its placement in its title, so that "two processes
+ * contending" says whether they shared a core. */
+static int bench_cpus[64];
+static int bench_ncpus;
+
+static inline void bench_place(int argc, char **argv)
+{
+    const char *v = bench_arg(argc, argv, "cpus", NULL);
+    while (v != NULL && bench_ncpus < 64) {
+        char *end;
+        long cpu = strtol(v, &end, 10);
+        if (end == v)
+            break;
+        bench_cpus[bench_ncpus++] = (int)cpu;
+        if (*end != ',')
+            break;
+        v = end + 1;
+    }
+}
+
+static inline void bench_pin(int i)
+{
+    if (bench_ncpus == 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(bench_cpus[i % bench_ncpus], &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        bench_die("sched_setaffinity", -errno);
+}
+
 typedef struct {
     int (*op)(void *ctx); /* one operation; non-zero fails the run */
     void *ctx;
@@ -320,6 +354,7 @@ typedef struct {
 static inline int bench_ops_child(void *arg, int i)
 {
     bench_ops_ctx *o = (bench_ops_ctx *)arg;
+    bench_pin(i);
     bench_gate_wait(&o->gate);
     double t0 = bench_now(), t1 = t0;
     long n = 0;

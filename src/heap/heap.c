@@ -249,6 +249,21 @@ static inline void *alloc_cached(size_t size)
     return p;
 }
 
+/* alloc_small serves a cache miss: half a cache's worth of blocks comes
+ * from the arena under one lock (a thread that only allocates, like a
+ * queue's producer, pays for the lock once per batch), then one is
+ * popped. A thread without a cache takes one block. */
+static void *alloc_small(size_t size, const mp__deadline *d)
+{
+    unsigned cls = mp__size_class(size);
+    struct mp__tcache *tc = mp__tcache_mine();
+    if (tc == NULL)
+        return mp__arena_alloc(cls, d);
+    if (mp__arena_refill(tc, cls, tc->bin[cls].cap / 2, d) == 0)
+        return NULL;
+    return alloc_cached(size);
+}
+
 static void *alloc_large(size_t size, const mp__deadline *d, bool *dirty)
 {
     uint64_t n = ((uint64_t)size + MP__PAGE - 1) >> MP__PAGE_SHIFT;
@@ -285,7 +300,7 @@ static void *alloc_slow(size_t size, const mp__deadline *d, bool *dirty)
         if (dirty != NULL)
             *dirty = true;
         if (size <= MP__SMALL_MAX)
-            p = mp__arena_alloc(mp__size_class(size), d);
+            p = alloc_small(size, d);
         else
             p = alloc_large(size, d, dirty);
         if (p != NULL || errno != ENOMEM || attempt > 0)

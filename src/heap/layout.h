@@ -162,7 +162,7 @@ struct mp__tcache {
 
 /* What an arena lock holder is in the middle of, so that a takeover can
  * finish or undo it (see slab.c). */
-enum { MP__OP_NONE = 0, MP__OP_ALLOC, MP__OP_FLUSH };
+enum { MP__OP_NONE = 0, MP__OP_ALLOC, MP__OP_FLUSH, MP__OP_REFILL };
 
 struct mp__arena {
     mp__lock lock;                  /* guards everything below but the counters' readers */
@@ -357,6 +357,11 @@ void mp__pages_init(void);
 /* Allocates one block of class cls from some arena, waiting for locks
  * until d. NULL with errno ENOMEM or ETIMEDOUT. */
 void *mp__arena_alloc(unsigned cls, const mp__deadline *d);
+
+/* Moves up to n free blocks of class cls onto tc's list (the calling
+ * thread's cache), under one arena lock taken before d. Returns how many
+ * (0 with errno ENOMEM or ETIMEDOUT). */
+uint32_t mp__arena_refill(struct mp__tcache *tc, unsigned cls, uint32_t n, const mp__deadline *d);
 
 /* Returns up to n blocks from the head of tc's list for class cls to their
  * slabs. wait: take the arena locks before d; otherwise only when free.

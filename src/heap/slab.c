@@ -10,9 +10,15 @@
  *   ALLOC (block b being handed out): the caller never got b, so its bit
  *     is cleared again;
  *   FLUSH (block b going from cache c back to its slab): if b has left c's
- *     list, its bit is cleared (again); if not, nothing happened.
- * A lock-holder's "done" is the store that clears the intent, just before
- * the unlock.
+ *     list, its bit is cleared (again); if not, nothing happened;
+ *   REFILL (block b going from its slab onto cache c's list, the cache of
+ *     the lock holder): if b is not at the head of c's list it never got
+ *     there, so its bit is cleared; if it is, it did.
+ * FLUSH and REFILL share one rule, "not at the head: clear the bit": b is
+ * at the head exactly while it is on the list, since pops and pushes
+ * happen at the head one block at a time under this lock. A holder's
+ * "done" is the store that clears the intent: just before the unlock for
+ * ALLOC, with the bit for FLUSH (see put_back).
  *
  * Waiting. An allocating thread tries its home arena, then every other,
  * and only then waits for its home arena until its deadline. Sending
@@ -81,6 +87,7 @@ static void resolve_intent(struct mp__arena *a)
     unsigned op = atomic_load_explicit(&a->op, memory_order_acquire);
     if (op != MP__OP_NONE) {
         void *b = a->op_block;
+        /* FLUSH and REFILL: see the top of the file. */
         bool undo = op == MP__OP_ALLOC || a->op_cache->bin[a->op_cls].head != b;
         if (undo) {
             struct mp__slab *s = slab_of(b);
@@ -223,33 +230,91 @@ static void *alloc_in(struct mp__arena *a, unsigned cls, const mp__deadline *d)
     mp__panic("shared heap: slab at page %u listed with no free block", mp__page_of(s));
 }
 
-void *mp__arena_alloc(unsigned cls, const mp__deadline *d)
+/* refill_in moves up to n free blocks of class cls from a's slabs onto
+ * tc's list (the caller's own cache), taking a new slab only while it has
+ * none. Returns how many. */
+static uint32_t refill_in(struct mp__arena *a, struct mp__tcache *tc, unsigned cls, uint32_t n,
+                          const mp__deadline *d)
+{
+    struct mp__tbin *bin = &tc->bin[cls];
+    uint32_t got = 0;
+    while (got < n) {
+        struct mp__slab *s;
+        if (a->partial[cls] != 0)
+            s = mp__slab_at(a->partial[cls]);
+        else if (got > 0 || (s = new_slab(a, cls, d)) == NULL)
+            break;
+        uint32_t words = (s->nblocks + 63) / 64, w = s->hint < words ? s->hint : 0;
+        for (uint32_t k = 0; k < words && got < n; k++, w = w + 1 == words ? 0 : w + 1) {
+            uint64_t valid = ~(uint64_t)0;
+            if (w == words - 1 && (s->nblocks & 63) != 0)
+                valid = ((uint64_t)1 << (s->nblocks & 63)) - 1;
+            uint64_t f = ~atomic_load_explicit(&s->used[w], memory_order_relaxed) & valid;
+            for (; f != 0 && got < n; f &= f - 1) {
+                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(f);
+                void **b = mp__block_at(s, i);
+                a->op_cache = tc;
+                a->op_cls = cls;
+                a->op_block = b;
+                atomic_store_explicit(&a->op, MP__OP_REFILL, memory_order_release);
+                b[0] = bin->head; /* b is free: nobody else writes it */
+                b[1] = NULL;
+                mp__bit_put(s, i, true); /* claimed */
+                bin->head = b;           /* on the list */
+                atomic_store_explicit(&bin->count, bin->count + 1, memory_order_relaxed);
+                s->nused++;
+                got++;
+            }
+            s->hint = w;
+        }
+        if (s->nused == s->nblocks)
+            list_remove(a, s);
+    }
+    atomic_store_explicit(&a->op, MP__OP_NONE, memory_order_release);
+    mp__count(&a->used_bytes, (int64_t)got * mp__class_size[cls]);
+    return got;
+}
+
+/* pick_arena locks some arena whose lists are usable: any free one first
+ * (a stopped or busy holder of one never delays us while another is
+ * free), else the home arena, waiting until d. NULL with errno ETIMEDOUT. */
+static struct mp__arena *pick_arena(const mp__deadline *d)
 {
     unsigned home = (unsigned)mp__tid() % MP__ARENAS;
-    struct mp__arena *a = NULL;
-    /* Any free arena will do: a stopped or busy holder of one never
-     * delays us while another is free. */
-    for (unsigned k = 0; k < MP__ARENAS && a == NULL; k++) {
+    for (unsigned k = 0; k < MP__ARENAS; k++) {
         struct mp__arena *x = arena_at((home + k) % MP__ARENAS);
         if (lock(x, NULL) != 0)
             continue;
-        if (x->need_repair)
-            unlock(x);
-        else
-            a = x;
+        if (!x->need_repair)
+            return x;
+        unlock(x);
     }
-    if (a == NULL) {
-        a = arena_at(home);
-        if (lock(a, d) != 0) {
-            errno = ETIMEDOUT;
-            return NULL;
-        }
-        if (a->need_repair) { /* the pool lock did not come in time */
-            unlock(a);
-            errno = ETIMEDOUT;
-            return NULL;
-        }
+    struct mp__arena *a = arena_at(home);
+    if (lock(a, d) == 0) {
+        if (!a->need_repair)
+            return a;
+        unlock(a); /* the pool lock did not come in time for the repair */
     }
+    errno = ETIMEDOUT;
+    return NULL;
+}
+
+uint32_t mp__arena_refill(struct mp__tcache *tc, unsigned cls, uint32_t n, const mp__deadline *d)
+{
+    struct mp__arena *a = pick_arena(d);
+    if (a == NULL)
+        return 0;
+    uint32_t got = refill_in(a, tc, cls, n, d);
+    unlock(a);
+    mp__pages_punch_pending();
+    return got;
+}
+
+void *mp__arena_alloc(unsigned cls, const mp__deadline *d)
+{
+    struct mp__arena *a = pick_arena(d);
+    if (a == NULL)
+        return NULL;
     void *p = alloc_in(a, cls, d);
     unlock(a);
     mp__pages_punch_pending();

@@ -15,8 +15,9 @@
  * the record (a CAS on the owner word) empties it through the arenas,
  * whose intents cover a claimant that dies too.
  *
- * Bounds: a class list holds up to its cap (32 KiB of blocks, 2 to 64
- * blocks) before a free sends half back. When the block's arena lock is
+ * Bounds: a class list holds up to its cap (64 KiB of blocks, 2 to 256
+ * blocks) before a free sends half back; a malloc that finds it empty
+ * fetches half a cap under one arena lock. When the block's arena lock is
  * busy the list keeps growing instead of waiting; past four caps, the free
  * also asks whether that arena's holder is dead (and takes it over). */
 #include <errno.h>
@@ -31,8 +32,9 @@
 
 #define H mp__H
 
-/* Bytes of blocks a class list keeps before a free sends half back. */
-#define CACHE_CLASS_BYTES (32u * 1024u)
+/* Bytes of blocks a class list keeps before a free sends half back (2 to
+ * 256 blocks); a miss fetches half that many. */
+#define CACHE_CLASS_BYTES (64u * 1024u)
 /* Records a registering thread checks for a dead owner (a few, so that
  * starting a thread stays cheap; a failing malloc checks them all). */
 #define PROBE 8
@@ -173,7 +175,7 @@ void mp__tcache_init(void)
 {
     for (unsigned c = 0; c < MP__NCLASSES; c++) {
         uint32_t n = CACHE_CLASS_BYTES / mp__class_size[c];
-        class_cap[c] = n < 2 ? 2 : n > 64 ? 64 : n;
+        class_cap[c] = n < 2 ? 2 : n > 256 ? 256 : n;
     }
     if (pthread_key_create(&exit_key, on_thread_exit) != 0)
         mp__panic("heap: no thread key left for the thread caches");
