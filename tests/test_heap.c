@@ -681,10 +681,19 @@ static bool holds_only_an_arena(pid_t pid)
 static pid_t stop_inside(int (*looper)(void *), bool (*held)(pid_t), struct stopctl *c)
 {
     pid_t pid = mpt_fork(looper, c);
+    unsigned seed = (unsigned)pid;
+    double round = 0, last = mpt_now();
     for (int i = 0; i < 2000; i++) {
         long seen = atomic_load(&c->ops);
         double end = mpt_now() + 10;
         while (atomic_load(&c->ops) == seen && mpt_now() < end)
+            ;
+        /* The counter moves at the end of a round: let a random part of
+         * the next round go by (busy, reading the clock), so that the
+         * stop lands anywhere in it. */
+        double now = mpt_now();
+        round = now - last;
+        for (double until = now + round * (rand_r(&seed) % 1000) / 1000.0; mpt_now() < until;)
             ;
         kill(pid, SIGSTOP);
         siginfo_t si;
@@ -692,6 +701,7 @@ static pid_t stop_inside(int (*looper)(void *), bool (*held)(pid_t), struct stop
         if (held(pid))
             return pid;
         kill(pid, SIGCONT);
+        last = mpt_now();
     }
     kill(pid, SIGKILL);
     mpt_wait(pid);
@@ -707,6 +717,62 @@ static void end_stopped(pid_t pid)
     mp__deadline_init(&d, 10.0);
     mp__heap_reclaim(&d);
     check_heap();
+}
+
+static int puncher(void *arg)
+{
+    struct stopctl *c = arg;
+    enum { N = 40, SIZE = 300 * 1024 };
+    char *blk[N];
+    for (;;) {
+        for (int i = 0; i < N; i++) {
+            if ((blk[i] = mp_shared_malloc(SIZE)) == NULL)
+                return 3;
+            memset(blk[i], 1, SIZE); /* dirty pages, 12 MB a round: over the budget */
+        }
+        for (int i = 0; i < N; i++)
+            mp_shared_free(blk[i]);
+        atomic_fetch_add(&c->ops, 1);
+    }
+}
+
+/* out_pages counts the pages pid holds out of the pool to punch them. */
+static uint32_t out_pages(pid_t pid)
+{
+    uint32_t n = 0;
+    for (uint32_t p = mp__H->first_page; p < mp__H->npages; p += MP__TAG_LEN(mp__tag(p)))
+        if (MP__TAG_KIND(mp__tag(p)) == MP__PK_OUT && mp__PM[p].owner == (uint32_t)pid)
+            n += MP__TAG_LEN(mp__tag(p));
+    return n;
+}
+
+static bool punching(pid_t pid)
+{
+    return !holds_pool(pid) && out_pages(pid) > 0;
+}
+
+/* Pages a process took out of the pool to give back to the system (the
+ * system call runs with no lock held) come back when it dies there. */
+static void test_pages_out_for_punching_come_back_when_the_process_dies(void **state)
+{
+    (void)state;
+    struct stopctl *c =
+        mmap(NULL, sizeof *c, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    for (int round = 0; round < 5; round++) {
+        atomic_store(&c->ops, 0);
+        pid_t pid = stop_inside(puncher, punching, c);
+        if (pid == 0)
+            skip();
+        uint32_t out = out_pages(pid);
+        mp_heap_stats before, after;
+        assert_int_equal(mp_shared_stats(&before), 0);
+        end_stopped(pid); /* kills it, reclaims, checks */
+        assert_int_equal(out_pages(pid), 0);
+        assert_int_equal(mp_shared_stats(&after), 0);
+        /* The span is free again (and whatever the dead held besides). */
+        assert_true(after.free >= before.free + ((size_t)out << MP__PAGE_SHIFT));
+    }
+    munmap(c, sizeof *c);
 }
 
 /* A process stopped while it holds the page pool's lock: a large malloc
@@ -798,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_caches_of_ended_threads_and_processes_come_back),
         cmocka_unit_test(test_process_stopped_in_the_page_pool_delays_no_one_past_a_deadline),
         cmocka_unit_test(test_process_stopped_in_an_arena_delays_no_small_block),
+        cmocka_unit_test(test_pages_out_for_punching_come_back_when_the_process_dies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -338,8 +338,9 @@ void mp__pages_defer(uint32_t page);
  * budget, and puts them back. Call with no heap lock held. */
 void mp__pages_punch_pending(void);
 
-/* Takes the pool lock (until d) and rebuilds everything derived by a walk:
- * brings back the OUT spans of dead threads. 0 or MP_ETIMEDOUT. */
+/* Takes the pool lock (until d), rebuilds everything derived by a walk,
+ * and brings back the OUT spans of dead threads (their owners checked
+ * with the lock released). 0 or MP_ETIMEDOUT. */
 int mp__pages_rebuild(const mp__deadline *d);
 
 /* Walks the page map: calls fn for each slab head. Under the pool lock. */

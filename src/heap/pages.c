@@ -345,8 +345,9 @@ static void finish_run(uint32_t h, uint32_t len)
 
 /* rebuild makes the derived state whole again from the page map: it runs
  * when a holder of the pool lock died (or deferred frees found no hint).
- * Adjacent free spans merge, DEFERRED spans are binned, the OUT spans of
- * dead threads come back (as dirty: their punch may not have run). */
+ * Adjacent free spans merge and DEFERRED spans are binned. OUT spans stay
+ * out: whether their owner lives is a system call, not made under the
+ * lock (see mp__pages_rebuild). */
 static void rebuild(void)
 {
     if (H->magic != MP__HEAP_MAGIC)
@@ -382,8 +383,7 @@ static void rebuild(void)
         if (len == 0 || len > H->npages - p)
             mp__panic("shared heap page map corrupted at page %u (tag %#llx)", p,
                       (unsigned long long)t);
-        bool freeish = k == MP__PK_FREE || k == MP__PK_DEFERRED || k == MP__PK_MERGING ||
-                       (k == MP__PK_OUT && !mp__tid_alive((pid_t)PM[p].owner));
+        bool freeish = k == MP__PK_FREE || k == MP__PK_DEFERRED || k == MP__PK_MERGING;
         if (freeish) {
             if (run != 0) {
                 mp__set_tag(p, MP__TAG(MP__PK_MERGING, len));
@@ -435,12 +435,32 @@ static void drain_hints(void)
     }
 }
 
+/* Spans taken out to punch, as a walk found them: checked outside the
+ * lock, given back under it if still out for the same (dead) owner. */
+#define OUT_SCAN 64
+
 int mp__pages_rebuild(const mp__deadline *d)
 {
     int rc = mp__lock_acquire(&P->lock, d);
     if (rc != 0 && rc != MP_EOWNERDEAD)
         return rc;
     rebuild();
+    uint32_t page[OUT_SCAN], owner[OUT_SCAN], n = 0;
+    for (uint32_t p = H->first_page; p < H->npages && n < OUT_SCAN; p += len_of(p))
+        if (MP__TAG_KIND(mp__tag(p)) == MP__PK_OUT) {
+            page[n] = p;
+            owner[n++] = PM[p].owner;
+        }
+    mp__pages_unlock();
+    bool dead[OUT_SCAN];
+    for (uint32_t i = 0; i < n; i++)
+        dead[i] = !mp__tid_alive((pid_t)owner[i]);
+    if (n == 0 || mp__pages_lock(d) != 0)
+        return 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (dead[i] && MP__TAG_KIND(mp__tag(page[i])) == MP__PK_OUT &&
+            PM[page[i]].owner == owner[i])
+            mp__pages_give(page[i]); /* its bits say what may still be dirty */
     mp__pages_unlock();
     return 0;
 }
@@ -644,6 +664,8 @@ int mp__pages_check(int64_t *large_pages, char *why, size_t cap)
                     FAIL("slab %u: inner page %u does not point back", p, p + i);
             break;
         case MP__PK_OUT:
+            if (!mp__tid_alive((pid_t)PM[p].owner))
+                FAIL("page %u: out to punch for thread %u, which is dead", p, PM[p].owner);
             break;
         default:
             FAIL("page %u: kind %u where a head should be", p, k);
