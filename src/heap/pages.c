@@ -417,7 +417,11 @@ static void rebuild(void)
 /* drain_hints bins the spans freed without the lock since the last holder. */
 static void drain_hints(void)
 {
-    if (atomic_load_explicit(&P->hint_pending, memory_order_relaxed) == 0 ||
+    /* An acquire even when nothing waits: a block freed here without the
+     * lock may have been binned by a holder in another process, and the
+     * one who takes its pages next must see the freer's writes as done
+     * (a release/acquire pair ThreadSanitizer can follow, too). */
+    if (atomic_load_explicit(&P->hint_pending, memory_order_acquire) == 0 ||
         atomic_exchange_explicit(&P->hint_pending, 0, memory_order_acquire) == 0)
         return;
     if (atomic_load_explicit(&P->orphans, memory_order_acquire) != 0) {
