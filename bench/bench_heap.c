@@ -1,8 +1,9 @@
 /* bench_heap.c - libmp's shared heap: malloc+free of one size.
  *
- *   bench_heap pair fig=F size=BYTES procs=N cpus=LIST batch=B seconds=T
+ *   bench_heap pair fig=F size=BYTES procs=N batch=B seconds=T
  *
- * Each of `procs` processes (child i on CPU cpus[i]) loops for T seconds:
+ * Each of `procs` processes (placed by BENCH_PLACE, see bench.h) loops
+ * for T seconds:
  * batch mallocs of `size` bytes, a byte written into each, then batch
  * frees; one op is one malloc+free. batch=1 is the tight pair a
  * thread-caching allocator serves from its cache; a larger batch makes
@@ -45,9 +46,8 @@ int main(int argc, char **argv)
                   .batch = (int)bench_argl(argc, argv, "batch", 1)};
     int procs = (int)bench_argl(argc, argv, "procs", 1);
     double seconds = bench_argf(argc, argv, "seconds", 1);
-    bench_place(argc, argv);
     if (strcmp(mode, "pair") != 0 || h.batch < 1 || h.batch > MAX_BATCH) {
-        fprintf(stderr, "usage: bench_heap pair size=N procs=N cpus=LIST batch=B seconds=T\n");
+        fprintf(stderr, "usage: bench_heap pair size=N procs=N batch=B seconds=T\n");
         return 2;
     }
     double ops = bench_ops(procs, seconds, pair_op, &h) * h.batch;

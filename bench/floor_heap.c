@@ -3,7 +3,7 @@
  * its own heap, so procs=2 never contend), with no crash safety and no
  * sharing to pay for.
  *
- *   floor_heap pair fig=F size=BYTES procs=N cpus=LIST batch=B seconds=T */
+ *   floor_heap pair fig=F size=BYTES procs=N batch=B seconds=T */
 #include "bench.h"
 
 #define MAX_BATCH 1024
@@ -36,9 +36,8 @@ int main(int argc, char **argv)
                   .batch = (int)bench_argl(argc, argv, "batch", 1)};
     int procs = (int)bench_argl(argc, argv, "procs", 1);
     double seconds = bench_argf(argc, argv, "seconds", 1);
-    bench_place(argc, argv);
     if (strcmp(mode, "pair") != 0 || h.batch < 1 || h.batch > MAX_BATCH) {
-        fprintf(stderr, "usage: floor_heap pair size=N procs=N cpus=LIST batch=B seconds=T\n");
+        fprintf(stderr, "usage: floor_heap pair size=N procs=N batch=B seconds=T\n");
         return 2;
     }
     bench_result(fig, "floor", bench_ops(procs, seconds, pair_op, &h) * h.batch, "ops/s");

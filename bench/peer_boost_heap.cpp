@@ -5,7 +5,7 @@
  * bench_heap.c; the segment is made before the processes fork, so they
  * share it. Header-only Boost; built only when the headers are installed.
  *
- *   peer_boost_heap pair fig=F size=BYTES procs=N cpus=LIST batch=B seconds=T */
+ *   peer_boost_heap pair fig=F size=BYTES procs=N batch=B seconds=T */
 #include <boost/interprocess/managed_shared_memory.hpp>
 #include <cstdio>
 #include <string>
@@ -48,9 +48,8 @@ int main(int argc, char **argv)
     h.batch = (int)bench_argl(argc, argv, "batch", 1);
     int procs = (int)bench_argl(argc, argv, "procs", 1);
     double seconds = bench_argf(argc, argv, "seconds", 1);
-    bench_place(argc, argv);
     if (std::string(mode) != "pair" || h.batch < 1 || h.batch > MAX_BATCH) {
-        std::fprintf(stderr, "usage: peer_boost_heap pair size=N procs=N cpus=LIST batch=B seconds=T\n");
+        std::fprintf(stderr, "usage: peer_boost_heap pair size=N procs=N batch=B seconds=T\n");
         return 2;
     }
     /* A fresh name, removed at once: the mapping (inherited by every
