@@ -293,15 +293,15 @@ static void test_calloc_of_large_blocks_is_zero_without_touching_pages(void **st
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_allocated_by_child_after_fork_is_shared),
-        cmocka_unit_test(test_block_allocated_by_parent_after_fork_is_shared),
-        cmocka_unit_test(test_two_processes_four_threads_churn),
-        cmocka_unit_test(test_freed_memory_is_reused),
-        cmocka_unit_test(test_256_mib_block),
-        cmocka_unit_test(test_impossible_sizes_fail_with_enomem),
-        cmocka_unit_test(test_zero_size_and_null),
-        cmocka_unit_test(test_calloc_zeroes_reused_blocks),
-        cmocka_unit_test(test_calloc_of_large_blocks_is_zero_without_touching_pages),
+        mpt_test(test_block_allocated_by_child_after_fork_is_shared),
+        mpt_test(test_block_allocated_by_parent_after_fork_is_shared),
+        mpt_test(test_two_processes_four_threads_churn),
+        mpt_test(test_freed_memory_is_reused),
+        mpt_test(test_256_mib_block),
+        mpt_test(test_impossible_sizes_fail_with_enomem),
+        mpt_test(test_zero_size_and_null),
+        mpt_test(test_calloc_zeroes_reused_blocks),
+        mpt_test(test_calloc_of_large_blocks_is_zero_without_touching_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -121,11 +121,11 @@ static void test_cached_ids_refresh_after_fork(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deadline_rules),
-        cmocka_unit_test(test_futex_wait_times_out_on_time),
-        cmocka_unit_test(test_futex_wakes_across_processes),
-        cmocka_unit_test(test_liveness_sees_zombies_as_dead),
-        cmocka_unit_test(test_cached_ids_refresh_after_fork),
+        mpt_test(test_deadline_rules),
+        mpt_test(test_futex_wait_times_out_on_time),
+        mpt_test(test_futex_wakes_across_processes),
+        mpt_test(test_liveness_sees_zombies_as_dead),
+        mpt_test(test_cached_ids_refresh_after_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

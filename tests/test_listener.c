@@ -667,15 +667,15 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* raw sockets in the tests themselves */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_python_listener_accepts_libmp_client),
-        cmocka_unit_test(test_libmp_listener_accepts_python_client),
-        cmocka_unit_test(test_wrong_key_fails_on_both_sides_with_python),
-        cmocka_unit_test(test_sha256_handshake_with_python312_both_ways),
-        cmocka_unit_test(test_libmp_listener_and_client_over_unix_and_tcp),
-        cmocka_unit_test(test_listener_address_and_lifecycle),
-        cmocka_unit_test(test_listener_survives_a_client_that_sends_garbage),
-        cmocka_unit_test(test_client_survives_a_server_that_sends_garbage),
-        cmocka_unit_test(test_client_answers_in_the_form_it_was_challenged),
+        mpt_test(test_python_listener_accepts_libmp_client),
+        mpt_test(test_libmp_listener_accepts_python_client),
+        mpt_test(test_wrong_key_fails_on_both_sides_with_python),
+        mpt_test(test_sha256_handshake_with_python312_both_ways),
+        mpt_test(test_libmp_listener_and_client_over_unix_and_tcp),
+        mpt_test(test_listener_address_and_lifecycle),
+        mpt_test(test_listener_survives_a_client_that_sends_garbage),
+        mpt_test(test_client_survives_a_server_that_sends_garbage),
+        mpt_test(test_client_answers_in_the_form_it_was_challenged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -604,18 +604,16 @@ static void test_mpcopy_progress_bar_on_terminal_only(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mpcopy_copies_tree_like_cp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_named_temporaries_copy_the_same, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_into_existing_dst_merges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_p_keeps_times, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_n_keeps_existing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_unreadable_file_fails_rest_copied, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_refuses_dst_inside_src, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_bad_arguments_exit_2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_v_lists_each_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_progress_bar_on_terminal_only, setup, teardown),
+        mpt_test_fixture(test_mpcopy_copies_tree_like_cp, setup, teardown),
+        mpt_test_fixture(test_mpcopy_named_temporaries_copy_the_same, setup, teardown),
+        mpt_test_fixture(test_mpcopy_into_existing_dst_merges, setup, teardown),
+        mpt_test_fixture(test_mpcopy_p_keeps_times, setup, teardown),
+        mpt_test_fixture(test_mpcopy_n_keeps_existing_file, setup, teardown),
+        mpt_test_fixture(test_mpcopy_unreadable_file_fails_rest_copied, setup, teardown),
+        mpt_test_fixture(test_mpcopy_refuses_dst_inside_src, setup, teardown),
+        mpt_test_fixture(test_mpcopy_bad_arguments_exit_2, setup, teardown),
+        mpt_test_fixture(test_mpcopy_v_lists_each_file, setup, teardown),
+        mpt_test_fixture(test_mpcopy_progress_bar_on_terminal_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

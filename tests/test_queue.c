@@ -518,20 +518,20 @@ static void test_queue_threads_deliver_each_message_once(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_keeps_fifo_order_for_every_size),
-        cmocka_unit_test(test_queue_of_three_behaves_like_python),
-        cmocka_unit_test(test_queue_get_times_out_when_empty),
-        cmocka_unit_test(test_queue_get_into_short_buffer_keeps_message),
-        cmocka_unit_test(test_queue_without_maxsize_never_fills_a_small_ring),
-        cmocka_unit_test(test_queue_matches_a_model_with_random_traffic),
-        cmocka_unit_test(test_queue_typed_helpers_round_trip),
-        cmocka_unit_test(test_queue_rejects_bad_input),
-        cmocka_unit_test(test_queue_close_drains_then_reports_closed),
-        cmocka_unit_test(test_queue_close_wakes_blocked_threads),
-        cmocka_unit_test(test_queue_task_done_and_join),
-        cmocka_unit_test(test_queue_join_returns_when_workers_finish),
-        cmocka_unit_test(test_queue_batches_keep_order_and_sizes),
-        cmocka_unit_test(test_queue_threads_deliver_each_message_once),
+        mpt_test(test_queue_keeps_fifo_order_for_every_size),
+        mpt_test(test_queue_of_three_behaves_like_python),
+        mpt_test(test_queue_get_times_out_when_empty),
+        mpt_test(test_queue_get_into_short_buffer_keeps_message),
+        mpt_test(test_queue_without_maxsize_never_fills_a_small_ring),
+        mpt_test(test_queue_matches_a_model_with_random_traffic),
+        mpt_test(test_queue_typed_helpers_round_trip),
+        mpt_test(test_queue_rejects_bad_input),
+        mpt_test(test_queue_close_drains_then_reports_closed),
+        mpt_test(test_queue_close_wakes_blocked_threads),
+        mpt_test(test_queue_task_done_and_join),
+        mpt_test(test_queue_join_returns_when_workers_finish),
+        mpt_test(test_queue_batches_keep_order_and_sizes),
+        mpt_test(test_queue_threads_deliver_each_message_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,11 +200,11 @@ static void test_queue_join_waits_for_workers_in_other_processes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_created_after_child_started_works_both_ways),
-        cmocka_unit_test(test_queue_carries_64_mib_message_through_64_kib_ring),
-        cmocka_unit_test(test_queue_close_wakes_blocked_processes),
-        cmocka_unit_test(test_queue_put_wakes_getter_in_other_process),
-        cmocka_unit_test(test_queue_join_waits_for_workers_in_other_processes),
+        mpt_test(test_queue_created_after_child_started_works_both_ways),
+        mpt_test(test_queue_carries_64_mib_message_through_64_kib_ring),
+        mpt_test(test_queue_close_wakes_blocked_processes),
+        mpt_test(test_queue_put_wakes_getter_in_other_process),
+        mpt_test(test_queue_join_waits_for_workers_in_other_processes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -101,9 +101,9 @@ static void test_queue_free_returns_everything_it_holds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_overflow_packs_small_messages_into_chunks),
-        cmocka_unit_test(test_queue_get_many_crosses_ring_and_chunks),
-        cmocka_unit_test(test_queue_free_returns_everything_it_holds),
+        mpt_test(test_queue_overflow_packs_small_messages_into_chunks),
+        mpt_test(test_queue_get_many_crosses_ring_and_chunks),
+        mpt_test(test_queue_free_returns_everything_it_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

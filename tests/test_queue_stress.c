@@ -337,8 +337,8 @@ static void test_queue_survives_processes_killed_at_random_moments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_four_by_four_processes_deliver_each_message_once),
-        cmocka_unit_test(test_queue_survives_processes_killed_at_random_moments),
+        mpt_test(test_queue_four_by_four_processes_deliver_each_message_once),
+        mpt_test(test_queue_survives_processes_killed_at_random_moments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

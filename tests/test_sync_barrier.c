@@ -211,12 +211,12 @@ static void test_barrier_timeout_survives_signals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_barrier_bad_input),
-        cmocka_unit_test(test_barrier_gives_each_party_an_index),
-        cmocka_unit_test(test_barrier_timeout_breaks_it_for_all),
-        cmocka_unit_test(test_barrier_abort_and_reset_break_waiters),
-        cmocka_unit_test(test_barrier_killed_party_counts_as_arrived),
-        cmocka_unit_test(test_barrier_timeout_survives_signals),
+        mpt_test(test_barrier_bad_input),
+        mpt_test(test_barrier_gives_each_party_an_index),
+        mpt_test(test_barrier_timeout_breaks_it_for_all),
+        mpt_test(test_barrier_abort_and_reset_break_waiters),
+        mpt_test(test_barrier_killed_party_counts_as_arrived),
+        mpt_test(test_barrier_timeout_survives_signals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

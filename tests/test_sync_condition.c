@@ -553,21 +553,21 @@ static void test_condition_wait_survives_signals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_condition_bad_input_and_ownership),
-        cmocka_unit_test(test_condition_held_by_another_process_is_not_ours),
-        cmocka_unit_test(test_condition_notify_wakes_exactly_n),
-        cmocka_unit_test(test_condition_killed_waiter_swallows_no_notify),
-        cmocka_unit_test(test_condition_timed_out_waiter_leaves_queue),
-        cmocka_unit_test(test_condition_wait_for_predicate),
-        cmocka_unit_test(test_condition_wait_releases_all_rlock_levels),
-        cmocka_unit_test(test_condition_wait_takes_lock_back_from_dead_holder),
-        cmocka_unit_test(test_condition_between_threads),
-        cmocka_unit_test(test_condition_wait_survives_signals),
-        cmocka_unit_test(test_condition_wake_goes_out_with_any_release),
-        cmocka_unit_test(test_condition_notified_waiter_waits_for_the_release),
-        cmocka_unit_test(test_condition_notifier_killed_before_release),
-        cmocka_unit_test(test_condition_lock_released_by_another_process),
-        cmocka_unit_test(test_condition_notify_all_wakes_many_threads),
+        mpt_test(test_condition_bad_input_and_ownership),
+        mpt_test(test_condition_held_by_another_process_is_not_ours),
+        mpt_test(test_condition_notify_wakes_exactly_n),
+        mpt_test(test_condition_killed_waiter_swallows_no_notify),
+        mpt_test(test_condition_timed_out_waiter_leaves_queue),
+        mpt_test(test_condition_wait_for_predicate),
+        mpt_test(test_condition_wait_releases_all_rlock_levels),
+        mpt_test(test_condition_wait_takes_lock_back_from_dead_holder),
+        mpt_test(test_condition_between_threads),
+        mpt_test(test_condition_wait_survives_signals),
+        mpt_test(test_condition_wake_goes_out_with_any_release),
+        mpt_test(test_condition_notified_waiter_waits_for_the_release),
+        mpt_test(test_condition_notifier_killed_before_release),
+        mpt_test(test_condition_lock_released_by_another_process),
+        mpt_test(test_condition_notify_all_wakes_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

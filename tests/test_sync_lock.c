@@ -392,18 +392,18 @@ static void test_lock_timeouts_survive_signals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lock_bad_input),
-        cmocka_unit_test(test_lock_excludes_across_processes),
-        cmocka_unit_test(test_lock_acquire_times_out_on_time),
-        cmocka_unit_test(test_lock_released_by_another_process),
-        cmocka_unit_test(test_lock_released_by_another_thread),
-        cmocka_unit_test(test_lock_dead_holder_gives_ownerdead),
-        cmocka_unit_test(test_rlock_recursion),
-        cmocka_unit_test(test_rlock_release_by_non_owner_fails),
-        cmocka_unit_test(test_rlock_dead_owner_gives_ownerdead),
-        cmocka_unit_test(test_condition_lock_dead_holder_gives_ownerdead),
-        cmocka_unit_test(test_lock_made_after_fork_reaches_child),
-        cmocka_unit_test(test_lock_timeouts_survive_signals),
+        mpt_test(test_lock_bad_input),
+        mpt_test(test_lock_excludes_across_processes),
+        mpt_test(test_lock_acquire_times_out_on_time),
+        mpt_test(test_lock_released_by_another_process),
+        mpt_test(test_lock_released_by_another_thread),
+        mpt_test(test_lock_dead_holder_gives_ownerdead),
+        mpt_test(test_rlock_recursion),
+        mpt_test(test_rlock_release_by_non_owner_fails),
+        mpt_test(test_rlock_dead_owner_gives_ownerdead),
+        mpt_test(test_condition_lock_dead_holder_gives_ownerdead),
+        mpt_test(test_lock_made_after_fork_reaches_child),
+        mpt_test(test_lock_timeouts_survive_signals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

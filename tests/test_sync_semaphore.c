@@ -255,14 +255,14 @@ static void test_event_wait_sees_a_set_undone_by_clear(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_semaphore_bad_input),
-        cmocka_unit_test(test_semaphore_counts),
-        cmocka_unit_test(test_bounded_semaphore_refuses_over_release),
-        cmocka_unit_test(test_semaphore_acquire_times_out_on_time),
-        cmocka_unit_test(test_semaphores_move_items_between_processes),
-        cmocka_unit_test(test_event_set_clear_wait),
-        cmocka_unit_test(test_event_set_wakes_waiters_in_other_processes),
-        cmocka_unit_test(test_event_wait_sees_a_set_undone_by_clear),
+        mpt_test(test_semaphore_bad_input),
+        mpt_test(test_semaphore_counts),
+        mpt_test(test_bounded_semaphore_refuses_over_release),
+        mpt_test(test_semaphore_acquire_times_out_on_time),
+        mpt_test(test_semaphores_move_items_between_processes),
+        mpt_test(test_event_set_clear_wait),
+        mpt_test(test_event_set_wakes_waiters_in_other_processes),
+        mpt_test(test_event_wait_sees_a_set_undone_by_clear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
