@@ -125,6 +125,54 @@ static inline int mpt_wait(pid_t pid)
     return 128 + WTERMSIG(st);
 }
 
+/* mpt_python returns the path of the interpreter that `name` starts
+ * ("python3", "python3.12", a path), as it reports it (sys.executable),
+ * or NULL when there is none. Asked once per name. The tests start that
+ * path, not `name`: a pyenv shim on PATH is a shell script that spends
+ * seconds of a loaded machine before the interpreter even starts. */
+static inline const char *mpt_python(const char *name)
+{
+    static struct {
+        char name[64];
+        char path[512]; /* "" when there is none */
+    } known[8];
+    static int nknown;
+    for (int i = 0; i < nknown; i++)
+        if (strcmp(known[i].name, name) == 0)
+            return known[i].path[0] != '\0' ? known[i].path : NULL;
+    if (nknown == 8)
+        return NULL; /* the tests ask about 4 names at most */
+    char *path = known[nknown].path;
+    snprintf(known[nknown++].name, sizeof known[0].name, "%s", name);
+    int p[2];
+    if (pipe(p) != 0)
+        return NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], STDOUT_FILENO);
+        close(p[0]);
+        close(p[1]);
+        execlp(name, name, "-c", "import sys; print(sys.executable)", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(p[0], path + len, sizeof known[0].path - 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || (len += (size_t)r) + 1 >= sizeof known[0].path)
+            break;
+    }
+    close(p[0]);
+    path[len] = '\0';
+    path[strcspn(path, "\n")] = '\0';
+    if (pid < 0 || mpt_wait(pid) != 0 || path[0] != '/')
+        path[0] = '\0';
+    return path[0] != '\0' ? path : NULL;
+}
+
 /* Number of open file descriptors of this process. */
 static inline int mpt_count_fds(void)
 {
@@ -220,19 +268,26 @@ static inline bool mpt_wait_asleep(pid_t tid, double seconds)
     return mpt_until(mpt__asleep, &s, seconds) && !mpt__ended(mpt_proc_state(tid));
 }
 
-/* mpt_wait_asleep_again waits up to `seconds` until task tid has gone to
- * sleep once more since the call and sleeps now: it ran after the call
- * (woken by an event, a signal, or the periodic look of the wait layer,
- * MP__WAIT_SLICE) and went back to waiting. The way to check that nothing
- * happened: a waiter seen so was not released by what came before the
- * call. False on time-out, or when tid ended instead. */
+/* mpt_wait_asleep_after waits up to `seconds` until task tid sleeps in
+ * the kernel, having gone to sleep more than `sleeps` times (a count
+ * taken with mpt_proc_sleeps): it ran after that count was taken (woken by
+ * an event, a signal, or the periodic look of the wait layer,
+ * MP__WAIT_SLICE) and went back to waiting. False on time-out, or when
+ * tid ended instead. */
+static inline bool mpt_wait_asleep_after(pid_t tid, long sleeps, double seconds)
+{
+    if (sleeps < 0)
+        return false;
+    struct mpt__sleeper s = {tid, sleeps};
+    return mpt_until(mpt__asleep, &s, seconds) && !mpt__ended(mpt_proc_state(tid));
+}
+
+/* mpt_wait_asleep_again is mpt_wait_asleep_after from now: the way to
+ * check that nothing happened, as a waiter seen so was not released by
+ * what came before the call. */
 static inline bool mpt_wait_asleep_again(pid_t tid, double seconds)
 {
-    long before = mpt_proc_sleeps(tid);
-    if (before < 0)
-        return false;
-    struct mpt__sleeper s = {tid, before};
-    return mpt_until(mpt__asleep, &s, seconds) && !mpt__ended(mpt_proc_state(tid));
+    return mpt_wait_asleep_after(tid, mpt_proc_sleeps(tid), seconds);
 }
 
 struct mpt__settle {
