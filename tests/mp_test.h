@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -153,6 +154,9 @@ static inline const char *mpt_python(const char *name)
         dup2(p[1], STDOUT_FILENO);
         close(p[0]);
         close(p[1]);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC); /* "command not found"... */
+        if (null >= 0)
+            dup2(null, STDERR_FILENO);
         execlp(name, name, "-c", "import sys; print(sys.executable)", (char *)NULL);
         _exit(127);
     }
