@@ -495,9 +495,10 @@ static inline int mpt__children(pid_t pid, pid_t *out, int n, int cap)
     return n;
 }
 
-/* mpt__descendants lists every process below this one: its children,
- * theirs, and so on (a pool's supervisor and the supervisor's workers). */
-static inline int mpt__descendants(pid_t *out, int cap)
+/* mpt_descendants lists every process below this one, up to cap of them:
+ * its children, theirs, and so on (a pool's supervisor and the
+ * supervisor's workers). Returns how many. */
+static inline int mpt_descendants(pid_t *out, int cap)
 {
     int n = mpt__children(getpid(), out, 0, cap);
     for (int i = 0; i < n; i++)
@@ -524,7 +525,7 @@ static inline int mpt_end_descendants(const char *what)
     for (;;) {
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
-        int n = mpt__descendants(now, MPT__MAX_PROCS);
+        int n = mpt_descendants(now, MPT__MAX_PROCS);
         if (n == 0)
             break;
         for (int i = 0; i < n; i++) {
