@@ -9,6 +9,11 @@
 
 static int pipe_fds[2];
 
+static bool parent_answered(void *p)
+{
+    return atomic_load_explicit((_Atomic char *)p, memory_order_acquire) == 'P';
+}
+
 /* Child: allocate after the fork, fill, send the pointer, wait for the
  * parent's answer written into the same block. */
 static int child_allocates(void *arg)
@@ -20,9 +25,9 @@ static int child_allocates(void *arg)
     memset(p, 'c', 4096);
     if (write(pipe_fds[1], &p, sizeof p) != sizeof p)
         return 3;
-    for (int i = 0; i < 5000 && p[0] != 'P'; i++)
-        usleep(1000);
-    return p[0] == 'P' && p[4095] == 'P' ? 0 : 4;
+    if (!mpt_until(parent_answered, p, 10))
+        return 4;
+    return p[4095] == 'P' ? 0 : 5;
 }
 
 static void test_block_allocated_by_child_after_fork_is_shared(void **state)
@@ -35,7 +40,8 @@ static void test_block_allocated_by_child_after_fork_is_shared(void **state)
     assert_non_null(p);
     for (int i = 0; i < 4096; i++)
         assert_int_equal(p[i], 'c');
-    memset(p, 'P', 4096);
+    memset(p + 1, 'P', 4095);
+    atomic_store_explicit((_Atomic char *)p, 'P', memory_order_release); /* the answer's flag */
     assert_int_equal(mpt_wait(pid), 0);
     mp_shared_free(p);
     close(pipe_fds[0]);
@@ -61,7 +67,7 @@ static void test_block_allocated_by_parent_after_fork_is_shared(void **state)
     (void)state;
     assert_int_equal(pipe(pipe_fds), 0);
     pid_t pid = mpt_fork(child_reads_parent_block, NULL);
-    usleep(20000); /* the child is surely running before the allocation */
+    assert_true(mpt_wait_asleep(pid, 10)); /* running, waiting in its read */
     char *p = mp_shared_malloc(100000);
     assert_non_null(p);
     for (int i = 0; i < 100000; i++)
@@ -79,7 +85,7 @@ static void test_block_allocated_by_parent_after_fork_is_shared(void **state)
 
 struct churn {
     unsigned seed;
-    double seconds;
+    int rounds; /* allocations and frees to make */
     int bad;
     long ops;
 };
@@ -103,8 +109,7 @@ static void *churn_thread(void *arg)
     unsigned char *blk[SLOTS] = {0};
     size_t len[SLOTS] = {0};
     unsigned char tag[SLOTS] = {0};
-    double end = mpt_now() + c->seconds;
-    while (mpt_now() < end) {
+    for (int round = 0; round < c->rounds; round++) {
         int i = rand_r(&c->seed) % SLOTS;
         if (blk[i] != NULL) {
             for (size_t k = 0; k < len[i]; k++)
@@ -138,7 +143,7 @@ static int churn_process(void *arg)
     pthread_t th[4];
     struct churn c[4];
     for (int i = 0; i < 4; i++) {
-        c[i] = (struct churn){.seed = base_seed * 31 + (unsigned)i, .seconds = 2.0};
+        c[i] = (struct churn){.seed = base_seed * 31 + (unsigned)i, .rounds = 400};
         pthread_create(&th[i], NULL, churn_thread, &c[i]);
     }
     int bad = 0;
