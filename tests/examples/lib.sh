@@ -6,6 +6,15 @@
 #     expect_count '^正在唱歌呢 [0-4]$' 5
 set -euo pipefail
 
+# The examples port the tutorials' time.sleep (example_sleep, scaled by
+# MP_EXAMPLE_TIME_SCALE, 0.05 unless a test sets it): where a check needs
+# one step to come before another and only a sleep stands between them,
+# the test sets a scale that makes that sleep a second or more, so that a
+# loaded shared machine (scripts/load.sh) cannot swap them. SLACK: how
+# late (seconds) a timed run may end and still pass, as MPT_SLACK in
+# tests/mp_test.h; lower bounds stay strict.
+SLACK=2
+
 EX=${1:?usage: $0 <build>/examples <source dir>}
 SRC=${2:?usage: $0 <build>/examples <source dir>}
 OUT=
