@@ -47,10 +47,11 @@
 #define MPT_POLL_US 1000
 
 /* How long (seconds) mpt_wait lets a child run before it kills it as hung:
- * longer than any child of a test works or waits (their own timeouts are
- * 20 s at most), shorter than CTest's limit for a file, so that a hung
+ * longer than any child of a test works or waits, on a loaded machine too
+ * (a 4x4 queue stress producer: over 30 s beside 16 busy loops), shorter
+ * than CTest's limit for the files with long children, so that a hung
  * child fails its own test and not every test after it. */
-#define MPT_CHILD_LIMIT 30.0
+#define MPT_CHILD_LIMIT 120.0
 
 /* How long (seconds) the fixture waits for the processes it killed to be
  * gone. SIGKILL ends a process at once unless it sleeps uninterruptibly

@@ -1,6 +1,6 @@
 /* test_heap.c - the shared heap: one heap for the whole family, whenever
  * a block was allocated. */
-/* ctest-timeout: 120 */
+/* ctest-timeout: 300 */
 #include "mp_test.h"
 
 #include <pthread.h>

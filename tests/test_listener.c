@@ -1,6 +1,6 @@
 /* test_listener.c - Listener/Client over UNIX and TCP (loopback only),
  * the authkey handshake, and interop with the real CPython both ways. */
-/* ctest-timeout: 120 */
+/* ctest-timeout: 400 */
 #include "mp_test.h"
 
 #include <arpa/inet.h>

@@ -2,7 +2,7 @@
  * the copies with diff -r, the permission bits, the times, the exit codes
  * and the progress bar (under a pseudo-terminal and in a pipe).
  *
- * ctest-timeout: 60 */
+ * ctest-timeout: 300 */
 #include "mp_test.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* test_pipe.c - framed connections: boundaries, directions, timeouts, EOF,
  * SIGPIPE, mp_wait, and the wire format against the real CPython. */
-/* ctest-timeout: 120 */
+/* ctest-timeout: 400 */
 #include "mp_test.h"
 
 #include <fcntl.h>

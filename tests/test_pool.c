@@ -1,6 +1,6 @@
 /* test_pool.c - the process pool: map/apply/imap results, failures, worker
  * death, callbacks, lifecycle and clean-up. */
-/* ctest-timeout: 90 */
+/* ctest-timeout: 240 */
 #include "mp_test.h"
 
 #include <stdatomic.h>

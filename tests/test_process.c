@@ -1,6 +1,6 @@
 /* test_process.c - mp_process: lifecycle, exit codes, names, exit-time
  * cleanup, daemon death with the parent, leaks and bad input. */
-/* ctest-timeout: 90 */
+/* ctest-timeout: 240 */
 #include "mp_test.h"
 
 #include <errno.h>

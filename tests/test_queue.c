@@ -1,7 +1,7 @@
 /* test_queue.c - the queue's contract within one process: FIFO, sizes,
  * timeouts, Queue(3) from the tutorial, close, task_done/join, typed
  * helpers, batches and bad input. */
-/* ctest-timeout: 60 */
+/* ctest-timeout: 120 */
 #include "mp_test.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* test_queue_procs.c - queues between processes: a queue made after the
  * child started, a 64 MiB message through a 64 KiB ring, close waking
  * blocked processes, JoinableQueue across processes. */
-/* ctest-timeout: 60 */
+/* ctest-timeout: 240 */
 #include "mp_test.h"
 
 static mp_queue *handoff; /* made before the children, carries pointers */
@@ -63,7 +63,7 @@ static int child_gets_big(void *arg)
     mp_queue *q = arg;
     void *m = NULL;
     size_t len = 0;
-    if (mp_queue_get_alloc(q, &m, &len, 20.0) != 0)
+    if (mp_queue_get_alloc(q, &m, &len, 60.0) != 0)
         return 2;
     if (len != BIG)
         return 3;
@@ -85,7 +85,9 @@ static void test_queue_carries_64_mib_message_through_64_kib_ring(void **state)
     for (size_t i = 0; i < BIG; i++)
         m[i] = big_byte(i);
     pid_t pid = mpt_fork(child_gets_big, q);
-    assert_int_equal(mp_queue_put(q, m, BIG, 10.0), 0);
+    /* A thousand hand-offs through the ring, each a wake-up that may wait
+     * for a CPU on a loaded machine: a minute. */
+    assert_int_equal(mp_queue_put(q, m, BIG, 60.0), 0);
     free(m);
     assert_int_equal(mpt_wait(pid), 0);
     char b[8];

@@ -1,7 +1,7 @@
 /* test_queue_stress.c - many producer and consumer processes: every
  * message delivered exactly once, intact and in order per producer; and
  * the same while producers and consumers are killed at random moments. */
-/* ctest-timeout: 120 */
+/* ctest-timeout: 300 */
 #include "mp_test.h"
 
 #include <stdatomic.h>
