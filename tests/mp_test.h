@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "mp.h"
+#include "proc.h"
 
 /* ---- timing on a shared machine ---------------------------------------- */
 
@@ -194,26 +195,6 @@ static inline int mpt_count_fds(void)
 }
 
 /* ---- what another process or thread is doing, from /proc ---------------- */
-
-/* mpt_proc_state returns the one-letter state of task tid (a process or a
- * thread id): 'R' running or runnable, 'S' asleep in the kernel, 'D' asleep
- * uninterruptibly, 'T' stopped, 'Z' ended and not reaped; '?' once gone. */
-static inline char mpt_proc_state(pid_t tid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)tid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return '?';
-    char st = '?';
-    if (fgets(buf, sizeof buf, f) != NULL) {
-        char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
-        if (p != NULL && p[1] == ' ')
-            st = p[2];
-    }
-    fclose(f);
-    return st;
-}
 
 /* mpt_proc_sleeps returns how many times task tid has gone to sleep so far
  * (its voluntary context switches), or -1 once it is gone. */
@@ -469,41 +450,14 @@ static inline void mpt__restore_process_state(void)
 /* Room for the processes under one test (the pool tests fork 80 workers). */
 #define MPT__MAX_PROCS 1024
 
-/* mpt__children appends the children of every thread of process pid to
- * out[n..cap) and returns the new count. */
-static inline int mpt__children(pid_t pid, pid_t *out, int n, int cap)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return n;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char kids[128];
-        snprintf(kids, sizeof kids, "%s/%.32s/children", path, e->d_name);
-        FILE *f = fopen(kids, "r");
-        if (f == NULL)
-            continue;
-        int c;
-        while (n < cap && fscanf(f, "%d", &c) == 1)
-            out[n++] = c;
-        fclose(f);
-    }
-    closedir(d);
-    return n;
-}
-
 /* mpt_descendants lists every process below this one, up to cap of them:
  * its children, theirs, and so on (a pool's supervisor and the
  * supervisor's workers). Returns how many. */
 static inline int mpt_descendants(pid_t *out, int cap)
 {
-    int n = mpt__children(getpid(), out, 0, cap);
+    int n = mpt_proc_children(getpid(), out, 0, cap);
     for (int i = 0; i < n; i++)
-        n = mpt__children(out[i], out, n, cap);
+        n = mpt_proc_children(out[i], out, n, cap);
     return n;
 }
 
@@ -530,20 +484,13 @@ static inline int mpt_end_descendants(const char *what)
         if (n == 0)
             break;
         for (int i = 0; i < n; i++) {
-            char st = mpt_proc_state(now[i]);
+            char comm[64] = "?";
+            char st = mpt_proc_state_name(now[i], comm, sizeof comm);
             bool known = false;
             for (int k = 0; k < nseen && !known; k++)
                 known = seen[k] == now[i];
             if (!known && nseen < MPT__MAX_PROCS) {
                 seen[nseen++] = now[i];
-                char comm[64] = "?", path[64];
-                snprintf(path, sizeof path, "/proc/%d/comm", (int)now[i]);
-                FILE *f = fopen(path, "r");
-                if (f != NULL) {
-                    if (fgets(comm, sizeof comm, f) != NULL)
-                        comm[strcspn(comm, "\n")] = '\0';
-                    fclose(f);
-                }
                 fprintf(stderr, "mp_test: %s: process %d (%s, state %c): killed and reaped\n", what,
                         (int)now[i], comm, st);
             }
