@@ -102,9 +102,12 @@ static inline pid_t mpt_fork(int (*fn)(void *), void *arg)
  * ended it. Signals to the caller do not end the wait. A child still
  * running after MPT_CHILD_LIMIT seconds is named on stderr, killed and
  * reaped: MPT_HUNG. -1 when pid is no child to wait for (ECHILD: reaped
- * already, or SIGCHLD ignored). */
+ * already, or SIGCHLD ignored; or a failed fork's -1, which must not wait
+ * for whichever child ends first). */
 static inline int mpt_wait(pid_t pid)
 {
+    if (pid <= 0)
+        return -1;
     double end = mpt_now() + MPT_CHILD_LIMIT;
     int st;
     for (;;) {
