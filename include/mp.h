@@ -13,5 +13,7 @@
 #include "mp/queue.h"
 #include "mp/pipe.h"
 #include "mp/pool.h"
+#include "mp/dict.h"
+#include "mp/list.h"
 
 #endif /* MP_H */
