@@ -533,6 +533,20 @@ static int child_hot_writer(void *arg)
     return 0;
 }
 
+/* The in-place writer: adds to "counter" (8 bytes, in its cell) over
+ * and over, so it is often inside the cell's lock, and never in the
+ * heap. */
+static int child_counter_writer(void *arg)
+{
+    stop_shared *sh = arg;
+    while (!atomic_load(&sh->stop)) {
+        if (mp_dict_add_i64(sh->d, "counter", 7, 1, NULL) != 0)
+            return 1;
+        atomic_fetch_add(&sh->ops, 1);
+    }
+    return 0;
+}
+
 static int child_list_writer(void *arg)
 {
     stop_shared *sh = arg;
@@ -573,6 +587,11 @@ static bool stop_inside(pid_t w, stop_shared *sh, bool (*probe)(stop_shared *))
 static bool dict_stripe_held(stop_shared *sh)
 {
     return mp_dict_add_i64_timed(sh->d, "hot", 3, 0, NULL, 0) == MP_ETIMEDOUT;
+}
+
+static bool counter_cell_held(stop_shared *sh)
+{
+    return mp_dict_add_i64_timed(sh->d, "counter", 7, 0, NULL, 0) == MP_ETIMEDOUT;
 }
 
 /* A pop into no room never allocates (MP_EMSGSIZE, nothing removed), and
@@ -646,7 +665,7 @@ static void test_dict_stopped_writer_blocks_only_its_stripe_writers(void **state
     assert_memory_equal(now, before, n);
     assert_int_equal(mp_dict_len(sh->d), 1);
 
-    /* A snapshot needs no lock when nothing moves. */
+    /* A snapshot gets past a structural write in flight. */
     t0 = mpt_now();
     size_t count = 0;
     assert_int_equal(mp_dict_items(sh->d, NULL, NULL), MP_EINVAL);
@@ -668,6 +687,64 @@ static void test_dict_stopped_writer_blocks_only_its_stripe_writers(void **state
     assert_true(mpt_wait_atomic(&sh->ops, seen + 100, 30.0));
     atomic_store(&sh->stop, 1);
     assert_int_equal(mpt_wait(w), 0);
+    mp_dict_free(sh->d);
+    mp_shared_free(sh);
+}
+
+static void test_dict_stopped_in_place_writer_blocks_only_its_key(void **state)
+{
+    (void)state;
+    stop_shared *sh = mp_shared_calloc(1, sizeof *sh);
+    sh->d = mp_dict_new();
+    /* Neighbours: many keys, so some share the counter's stripe. */
+    for (int i = 0; i < 512; i++)
+        assert_int_equal(mp_dict_add_i64(sh->d, &i, sizeof i, i, NULL), 0);
+    assert_int_equal(mp_dict_add_i64(sh->d, "counter", 7, 0, NULL), 0);
+    pid_t w = mpt_fork(child_counter_writer, sh);
+    assert_true(stop_inside(w, sh, counter_cell_held));
+
+    int64_t before, now;
+    size_t n;
+    double t0 = mpt_now();
+    assert_int_equal(mp_dict_get(sh->d, "counter", 7, &before, sizeof before, &n), 0);
+    /* A snapshot gets past a write in flight without waiting for it. */
+    size_t count = 0;
+    assert_int_equal(mp_dict_items_timed(sh->d, count_item, &count, 0.3), 0);
+    assert_int_equal(count, 513);
+    assert_true(mpt_now() - t0 < 1.0);
+
+    /* Writers of that key wait for its cell, up to their bound. */
+    t0 = mpt_now();
+    assert_int_equal(mp_dict_add_i64(sh->d, "counter", 7, 5, NULL), MP_ETIMEDOUT);
+    double waited = mpt_now() - t0;
+    assert_true(waited >= MP_DICT_TIMEOUT && waited < MP_DICT_TIMEOUT + 1.0);
+    t0 = mpt_now();
+    int64_t x = 99;
+    assert_int_equal(mp_dict_set_timed(sh->d, "counter", 7, &x, 8, 0.3), MP_ETIMEDOUT);
+    assert_int_equal(mp_dict_del_timed(sh->d, "counter", 7, 0.3), MP_ETIMEDOUT);
+    assert_int_equal(mp_dict_set_timed(sh->d, "counter", 7, "other size", 10, 0.3), MP_ETIMEDOUT);
+    waited = mpt_now() - t0;
+    assert_true(waited >= 3 * 0.3 && waited < 3 * 0.3 + 1.0);
+    assert_int_equal(mp_dict_get(sh->d, "counter", 7, &now, sizeof now, &n), 0);
+    assert_true(now == before);
+
+    /* Every other key, its stripe's neighbours included, is writable at
+     * once, in place and not. */
+    t0 = mpt_now();
+    for (int i = 0; i < 512; i++) {
+        assert_int_equal(mp_dict_add_i64_timed(sh->d, &i, sizeof i, 1, NULL, 0), 0);
+        assert_int_equal(mp_dict_set_timed(sh->d, &i, sizeof i, "sixteen bytes...", 16, 0), 0);
+        assert_int_equal(mp_dict_del_timed(sh->d, &i, sizeof i, 0), 0);
+    }
+    assert_true(mpt_now() - t0 < 2.0);
+
+    kill(w, SIGCONT);
+    int seen = atomic_load(&sh->ops);
+    assert_true(mpt_wait_atomic(&sh->ops, seen + 100, 30.0));
+    atomic_store(&sh->stop, 1);
+    assert_int_equal(mpt_wait(w), 0);
+    assert_int_equal(mp_dict_get(sh->d, "counter", 7, &now, sizeof now, &n), 0);
+    assert_true(now > before);
     mp_dict_free(sh->d);
     mp_shared_free(sh);
 }
@@ -736,6 +813,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dict_and_list_whole_after_100_sigkills),
         cmocka_unit_test(test_dict_stopped_writer_blocks_only_its_stripe_writers),
+        cmocka_unit_test(test_dict_stopped_in_place_writer_blocks_only_its_key),
         cmocka_unit_test(test_list_stopped_writer_blocks_only_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,16 +10,19 @@
  * Readers never wait for writers. A get, get_alloc, contains or len reads
  * without taking a lock and retries when a writer freed memory under it;
  * a writer that is stopped (SIGSTOP, a debugger) or killed does not hold
- * them up.
+ * them up, nor does it hold up mp_dict_items.
  *
- * Writers of one part of the dict exclude each other. The keys are spread
- * over 64 stripes by their hash; a writer holds its key's stripe for the
- * few instructions of the change (the copy of the bytes is made before).
- * When another process holds that stripe and does not let it go (it is
- * stopped), a write waits at most MP_DICT_TIMEOUT seconds (the _timed
- * forms take their own bound), then returns MP_ETIMEDOUT and changes
- * nothing. When the holder died, the stripe is taken over (after about a
- * tenth of a second of silence) and the write goes on.
+ * Writers of one part of the dict exclude each other. A key whose value
+ * is 8 bytes (a counter, an id) keeps it in a cell of its own: setting it
+ * again to 8 bytes or adding to it holds only that key. Any other change
+ * holds the key's stripe, one of 64 the keys are spread over by their
+ * hash, for the few instructions of the change (the copy of the bytes is
+ * made before). When another process holds that key or stripe and does
+ * not let it go (it is stopped), a write waits at most MP_DICT_TIMEOUT
+ * seconds (the _timed forms take their own bound), then returns
+ * MP_ETIMEDOUT and changes nothing. When the holder died, the key or
+ * stripe is taken over (after about a tenth of a second of silence) and
+ * the write goes on.
  *
  * Crash safety. Every change becomes visible through a single store of a
  * word, after its bytes are written in place where nobody looks yet. A
@@ -28,9 +31,10 @@
  * twice and no value is half-written. The memory of that one change (a
  * new or an old copy) may leak.
  *
- * Sizes of 8 bytes are special in one way: a key's value that is 8 bytes
- * and is set again to 8 bytes is overwritten in place with one atomic
- * store, without allocating (so counters and ids cost no memory traffic). */
+ * A new key or a value changing size needs the shared heap
+ * (mp_shared_malloc) before any lock is taken; the heap's own lock is not
+ * yet bounded by a deadline (see the heap's notes), so a process stopped
+ * inside the allocator can still delay such writes. */
 #ifndef MP_DICT_H
 #define MP_DICT_H
 
@@ -44,8 +48,8 @@ typedef struct mp_dict mp_dict;
 
 /* The longest a write without an explicit timeout (mp_dict_set,
  * mp_dict_del, mp_dict_add_i64, mp_dict_clear, mp_dict_items) waits for a
- * stripe that another live process holds, in seconds. A stripe is held
- * for well under a microsecond by a running process, so only a stopped
+ * key or stripe that another live process holds, in seconds. A running
+ * process holds one for well under a microsecond, so only a stopped
  * holder makes a writer wait this long; then the write fails with
  * MP_ETIMEDOUT instead of hanging. */
 #define MP_DICT_TIMEOUT 5.0
@@ -112,8 +116,9 @@ MP_EXTERN size_t mp_dict_len(mp_dict *d);
 /* mp_dict_clear removes every key at once (Python's d.clear()): every
  * other process sees the whole dict cleared or not yet, never half. It
  * holds every stripe for a moment, waiting up to MP_DICT_TIMEOUT in all
- * for them. Returns 0, MP_ETIMEDOUT (a stripe stayed held; nothing
- * changed), or MP_EINVAL (NULL d). */
+ * for them (not for keys held by in-place writers: their writes count as
+ * made before the clear). Returns 0, MP_ETIMEDOUT (a stripe stayed held;
+ * nothing changed), or MP_EINVAL (NULL d). */
 MP_EXTERN int mp_dict_clear(mp_dict *d);
 
 /* mp_dict_clear_timed is mp_dict_clear with its own timeout. */
@@ -147,11 +152,12 @@ MP_EXTERN int mp_dict_add_i64_timed(mp_dict *d, const void *key, size_t klen, in
  * returns 0 to go on or non-zero to stop, which mp_dict_items returns.
  * The snapshot is copied into private memory first: while other processes
  * write, it is read without locks and read again until no write got in
- * between; after a few tries it holds the stripes that kept changing, up
- * to MP_DICT_TIMEOUT. Returns 0 (every key visited), fn's non-zero value,
- * MP_ETIMEDOUT (a stripe that kept changing stayed held; fn was not
- * called), MP_ENOMEM (no memory for the copy), or MP_EINVAL (d or fn
- * NULL). */
+ * between (a write stopped half-way does not count: it has landed or not);
+ * after a few tries it holds the keys and stripes that busy writers kept
+ * changing, waiting for them up to MP_DICT_TIMEOUT. Returns 0 (every key
+ * visited), fn's non-zero value, MP_ETIMEDOUT (a part that kept changing
+ * stayed held; fn was not called), MP_ENOMEM (no memory for the copy), or
+ * MP_EINVAL (d or fn NULL). */
 MP_EXTERN int mp_dict_items(mp_dict *d,
                             int (*fn)(const void *key, size_t klen, const void *val, size_t vlen,
                                       void *ud),

@@ -1,50 +1,7 @@
-/* dict.c - mp_dict: a hash map in the shared heap, read without locks,
- * written under 64 striped locks, whole after a kill at any instruction.
- *
- * Layout. A key's 64-bit hash picks one of 64 stripes (its top bits) and
- * a slot in that stripe's table (its low bits). Each stripe has its own
- * lock, counts and table, and grows on its own: a growth copies one
- * stripe's slot array (1/64 of the dict), with only that stripe's writers
- * waiting, and readers never. A table is an array of 16-byte slots (tag,
- * entry pointer), open addressing with linear probing; the tag is the
- * key's hash, or EMPTY, or DEAD (a deleted key: probes go past it). An
- * entry is one shared-heap block holding the hash, the insertion number,
- * both lengths, the key and the value; it never changes once published,
- * except an 8-byte value, which is one atomic word overwritten in place.
- *
- * Readers (get, get_alloc, contains, len, items) take no lock; they are
- * validated against the stripe's retire counter (dict/container.h).
- * The stripe keeps the words writers change on every write (lock, counts,
- * the change counter) on one cache line and the words readers need (the
- * retire counter, the table pointer, the clear generation) on another, so
- * readers are not slowed by writers that free nothing.
- *
- * Crash safety: every change is one store, made after everything it
- * points to is written.
- *   - insert: the entry is built outside the lock; under it, the slot's
- *     pointer is stored, then its tag (the commit). Killed before the tag,
- *     the slot is still EMPTY and the entry leaks.
- *   - replace: the new entry's pointer replaces the old in the slot (the
- *     commit); the old one is freed after the retire bump.
- *   - 8-byte value in place: one atomic store.
- *   - delete: the tag becomes DEAD (the commit), then the entry is freed.
- *   - growth: the new table is filled completely, then published by one
- *     store of the stripe's table pointer; the old one is freed after.
- *   - clear: holding every stripe, one store of the dict's clear
- *     generation commits it: a stripe whose own generation is behind is
- *     empty to everybody. Then each stripe drops its table and catches its
- *     generation up. A clearer killed half-way leaves stripes behind,
- *     which read as empty, and the next writer of such a stripe drops its
- *     table before writing (catch_up), so the clear completes.
- * The counts (live keys, used slots) are not part of any commit: a writer
- * that takes a lock from a dead holder recounts them from the table
- * (repair). Memory is freed only by the process that unpublished it, after
- * the unpublishing store, so a kill never frees anything twice; it can
- * leak the one block in flight.
- *
- * No key appears twice: a key is looked up and inserted under its
- * stripe's lock, and the insertion is one store. */
-#include "mp/dict.h"
+/* dict.c - mp_dict: lookups without locks, in-place writes under a cell's
+ * lock, structural writes under a stripe's lock (layout and crash-safety
+ * argument in dict/dict.h; snapshots in items.c). */
+#include "dict/dict.h"
 
 #include <errno.h>
 #include <math.h>
@@ -53,17 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "dict/container.h"
 #include "mp/error.h"
 #include "mp/shared.h"
 #include "os/thread.h"
 
-#define DICT_MAGIC  0x3130746369647066ULL /* "fpdict01" */
-#define STRIPE_BITS 6
-#define NSTRIPES    (1u << STRIPE_BITS)
-#define TABLE_MIN   8 /* slots of a stripe's first table */
-#define SLOT_EMPTY  0u
-#define SLOT_DEAD   1u
+#define TABLE_MIN 8 /* slots of a stripe's first table */
 
 /* A table is rebuilt (grown, or cleaned of its dead slots) before used
  * slots would pass 3/4 of it: linear probes stay short below that, and a
@@ -71,58 +22,13 @@
 #define LOAD_NUM 3
 #define LOAD_DEN 4
 
-/* Lock-free passes mp_dict_items makes over the whole dict before it
- * starts holding the stripes that keep changing under it. */
-#define SNAP_TRIES 4
+typedef mp__cell cell;
+typedef mp__entry entry;
+typedef mp__slot slot;
+typedef mp__table table;
+typedef mp__stripe stripe;
 
-typedef struct entry {
-    uint64_t hash; /* the key's hash: its slot's tag */
-    uint64_t seq;  /* insertion number: the order of mp_dict_items */
-    uint64_t klen; /* key bytes */
-    uint64_t vlen; /* value bytes */
-    /* the key, then from the next multiple of 8 the value */
-} entry;
-_Static_assert(sizeof(entry) == 32, "entry header keeps the key 16-byte aligned");
-
-typedef struct {
-    _Atomic uint64_t tag; /* SLOT_EMPTY, SLOT_DEAD, or the hash of e's key */
-    _Atomic(entry *) e;   /* the entry; meaningful only while tag is a hash */
-} slot;
-_Static_assert(sizeof(slot) == 16, "four slots per cache line");
-
-typedef struct {
-    uint64_t mask; /* slots - 1; the slot count is a power of two */
-    uint64_t pad;  /* keeps the slots 16-byte aligned */
-    slot s[];      /* open addressing, linear probing */
-} table;
-_Static_assert(sizeof(table) == 16, "table header");
-
-typedef struct {
-    /* Written by the stripe's lock holder on every change. */
-    _Alignas(64) mp__lock lock; /* owner tid; guards the stripe and its table */
-    uint32_t pad;
-    _Atomic uint64_t live;    /* keys in the table (mp_dict_len reads it) */
-    uint64_t used;            /* live and dead slots: the rebuild trigger */
-    _Atomic uint64_t changes; /* bumped after every change (snapshots) */
-    /* Read by every reader; written when memory leaves or a clear lands. */
-    _Alignas(64) _Atomic uint64_t retired; /* bumped before anything readable is freed */
-    _Atomic(table *) table;                /* NULL while empty */
-    _Atomic uint64_t cleared;              /* the dict's clear generation applied here */
-} stripe;
-_Static_assert(sizeof(stripe) == 128, "a stripe is two cache lines");
-_Static_assert(offsetof(stripe, retired) == 64, "readers' words on their own line");
-
-struct mp_dict {
-    uint64_t magic;                         /* DICT_MAGIC while alive */
-    uint64_t seed;                          /* hash seed, fixed at creation */
-    void *block;                            /* the shared-heap block holding the dict */
-    _Atomic uint64_t clear_gen;             /* bumped by each clear: its commit */
-    _Alignas(64) _Atomic uint64_t next_seq; /* the next insertion number */
-    _Alignas(64) stripe st[NSTRIPES];       /* the stripes */
-};
-_Static_assert(offsetof(struct mp_dict, st) % 64 == 0, "stripes start on a cache line");
-
-/* ---- keys --------------------------------------------------------------- */
+/* ---- keys ----------------------------------------------------------------- */
 
 /* A key as the caller gave it, with its hash. */
 typedef struct {
@@ -161,7 +67,7 @@ static inline uint64_t load32(const unsigned char *p)
 
 /* hash_key hashes n bytes with the dict's seed: 16 bytes per
  * multiplication, the tail read as two overlapping words so that every
- * byte counts once whatever the length. */
+ * byte counts whatever the length. */
 static inline uint64_t hash_key(uint64_t seed, const unsigned char *p, size_t n)
 {
     uint64_t h = seed ^ fold((uint64_t)n ^ H0, H1);
@@ -189,93 +95,166 @@ static inline uint64_t hash_key(uint64_t seed, const unsigned char *p, size_t n)
 static inline keyref key_of(const mp_dict *d, const void *key, size_t klen)
 {
     keyref k = {key, klen, hash_key(d->seed, key, klen)};
-    if (k.h <= SLOT_DEAD)
+    if (k.h <= MP__SLOT_DEAD)
         k.h += 2;
     return k;
 }
 
 static inline stripe *stripe_of(mp_dict *d, uint64_t h)
 {
-    return &d->st[h >> (64 - STRIPE_BITS)];
+    return &d->st[h >> (64 - MP__DICT_STRIPE_BITS)];
 }
 
-static inline bool valid_dict(const mp_dict *d)
+/* same_key compares n key bytes; keys of up to 16 bytes (the common
+ * ones) without a call. */
+static inline bool same_key(const unsigned char *a, const unsigned char *b, size_t n)
 {
-    return d != NULL && d->magic == DICT_MAGIC;
+    if (n == 8)
+        return load64(a) == load64(b);
+    if (n > 8 && n <= 16)
+        return load64(a) == load64(b) && load64(a + n - 8) == load64(b + n - 8);
+    return n == 0 || memcmp(a, b, n) == 0;
 }
 
-/* ---- entries and tables --------------------------------------------------- */
+/* ---- entries, cells, tables ------------------------------------------------- */
 
-static inline unsigned char *entry_key(entry *e)
-{
-    return (unsigned char *)(e + 1);
-}
-
-/* The value starts at the first multiple of 8 after the key, so that an
- * 8-byte value is one aligned atomic word. */
-static inline unsigned char *entry_val(entry *e, uint64_t klen)
-{
-    return entry_key(e) + ((klen + 7) & ~(uint64_t)7);
-}
-
-/* entry_new copies key and value into a new entry (seq still unset).
+/* entry_new copies a key and its value into a new entry; an 8-byte value
+ * goes into a cell later, when the entry is bound (seq is unset too).
  * NULL when the heap cannot hold it or the sizes overflow. */
 static entry *entry_new(const keyref *k, const void *val, size_t vlen)
 {
-    size_t kpad = (k->len + 7) & ~(size_t)7;
-    if (kpad < k->len || vlen > SIZE_MAX - sizeof(entry) - kpad)
+    size_t vin = vlen == 8 ? 0 : vlen;
+    if (k->len > SIZE_MAX - sizeof(entry) - vin)
         return NULL;
-    entry *e = mp_shared_malloc(sizeof(entry) + kpad + vlen);
+    entry *e = mp_shared_malloc(sizeof(entry) + k->len + vin);
     if (e == NULL)
         return NULL;
-    e->hash = k->h;
     e->seq = 0;
     e->klen = k->len;
     e->vlen = vlen;
+    e->c = NULL;
+    e->cgen = 0;
     if (k->len > 0)
-        memcpy(entry_key(e), k->p, k->len);
-    if (vlen > 0)
-        memcpy(entry_val(e, k->len), val, vlen);
+        memcpy(mp__entry_key(e), k->p, k->len);
+    if (vin > 0)
+        memcpy(mp__entry_key(e) + k->len, val, vin);
     return e;
 }
 
-/* copy_val copies an entry's value (its length read and validated by the
- * caller, so the copy stays inside the entry's block). */
-static inline void copy_val(void *dst, entry *e, uint64_t klen, uint64_t vlen)
+/* cell_take gives stripe s an unbound cell, from its free list or from a
+ * new chunk; NULL when the heap is full. Under the stripe's lock. */
+static cell *cell_take(stripe *s)
 {
-    const unsigned char *v = entry_val(e, klen);
-    if (vlen == 8) {
-        uint64_t x = mp__ct_load8(v);
-        memcpy(dst, &x, 8);
-    } else if (vlen > 0) {
-        memcpy(dst, v, vlen);
+    cell *c = s->free_cells;
+    if (c == NULL) {
+        void *block = mp_shared_malloc(sizeof(mp__chunk) + 48);
+        if (block == NULL)
+            return NULL;
+        mp__chunk *ch = (mp__chunk *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
+        memset(ch, 0, sizeof *ch);
+        ch->block = block;
+        for (unsigned i = 0; i < MP__CHUNK_CELLS; i++) {
+            mp__lock_init(&ch->cells[i].lock);
+            ch->cells[i].next = i + 1 < MP__CHUNK_CELLS ? &ch->cells[i + 1] : NULL;
+        }
+        ch->next = s->chunks;
+        s->chunks = ch; /* kept, whatever happens next */
+        c = &ch->cells[0];
     }
+    s->free_cells = c->next;
+    return c;
 }
 
-/* free_table frees a table no longer reachable, with the entries its live
- * slots hold when they are not in any other table (with_entries). */
+/* cell_bind makes c (unbound, off the free list) hold e's value v. */
+static void cell_bind(cell *c, entry *e, uint64_t v)
+{
+    atomic_store_explicit(&c->v8, v, memory_order_relaxed);
+    uint64_t g = atomic_load_explicit(&c->gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&c->gen, g, memory_order_release);
+    e->c = c;
+    e->cgen = g;
+}
+
+/* cell_unbind takes c from its key, under c's lock and the stripe's: a
+ * writer that finds the cell through an old pointer sees the generation
+ * move on. The caller unlocks it, then may give it to cell_free. */
+static void cell_unbind(cell *c)
+{
+    atomic_store_explicit(&c->gen, atomic_load_explicit(&c->gen, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* cell_free puts an unbound, unlocked cell on stripe s's free list. */
+static void cell_free(stripe *s, cell *c)
+{
+    c->next = s->free_cells;
+    s->free_cells = c;
+}
+
+int mp__cell_lock(cell *c, mp__ct_bound *b)
+{
+    int rc = mp__ct_lock(&c->lock, b);
+    if (rc == MP_EOWNERDEAD) {
+        uint64_t v = atomic_load_explicit(&c->ver, memory_order_relaxed);
+        if (v & 1)
+            atomic_store_explicit(&c->ver, v + 1, memory_order_release);
+    }
+    return rc;
+}
+
+/* A change to one key: set a value, or add to a counter. */
+typedef struct {
+    bool add;        /* add delta (else set val) */
+    const void *val; /* set: the value */
+    size_t vlen;     /* set: its length */
+    uint64_t delta;  /* add: the addend, as unsigned so that it wraps */
+    uint64_t result; /* add: the new value */
+} change;
+
+/* The 8 bytes a change puts in a new cell. */
+static uint64_t change_bytes(const change *ch)
+{
+    uint64_t x = ch->delta;
+    if (!ch->add)
+        memcpy(&x, ch->val, 8);
+    return x;
+}
+
+/* cell_write makes an 8-byte change in place, c's lock held: the version
+ * is odd while the value changes, for snapshots. */
+static void cell_write(cell *c, change *ch)
+{
+    uint64_t v = atomic_load_explicit(&c->ver, memory_order_relaxed);
+    atomic_store_explicit(&c->ver, v + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    uint64_t x;
+    if (ch->add) {
+        x = atomic_load_explicit(&c->v8, memory_order_relaxed) + ch->delta;
+        ch->result = x;
+    } else {
+        memcpy(&x, ch->val, 8);
+    }
+    atomic_store_explicit(&c->v8, x, memory_order_release); /* the commit */
+    atomic_store_explicit(&c->ver, v + 2, memory_order_release);
+}
+
+/* free_table frees a table no longer reachable, with the entries of its
+ * live slots when they are in no other table (with_entries). Their cells
+ * stay with the dict. */
 static void free_table(table *t, bool with_entries)
 {
     if (t == NULL)
         return;
     if (with_entries)
         for (uint64_t i = 0; i <= t->mask; i++)
-            if (atomic_load_explicit(&t->s[i].tag, memory_order_relaxed) > SLOT_DEAD)
+            if (atomic_load_explicit(&t->s[i].tag, memory_order_relaxed) > MP__SLOT_DEAD)
                 mp_shared_free(atomic_load_explicit(&t->s[i].e, memory_order_relaxed));
     mp_shared_free(t);
 }
 
-/* ---- reading without the lock ----------------------------------------------- */
+/* ---- reading without the lock ------------------------------------------------- */
 
 enum { LOOK_ABSENT = 0, LOOK_RETRY = MP__CT_RETRY, LOOK_FOUND = 2 };
-
-/* is_cleared tells whether a clear committed that stripe s has not
- * applied yet: then it is empty, whatever its table still holds. */
-static inline bool is_cleared(const mp_dict *d, const stripe *s)
-{
-    uint64_t g = atomic_load_explicit(&d->clear_gen, memory_order_acquire);
-    return atomic_load_explicit(&s->cleared, memory_order_acquire) != g;
-}
 
 /* look finds key k in stripe s without the lock, every pointer and length
  * validated before it is followed. Returns LOOK_FOUND (*out = the entry),
@@ -283,7 +262,7 @@ static inline bool is_cleared(const mp_dict *d, const stripe *s)
  * caller's final mp__ct_valid does. Under the lock it is exact. */
 static inline int look(const mp_dict *d, stripe *s, const keyref *k, uint64_t seen, entry **out)
 {
-    if (is_cleared(d, s))
+    if (mp__is_cleared(d, s))
         return LOOK_ABSENT;
     table *t = atomic_load_explicit(&s->table, memory_order_acquire);
     if (t == NULL)
@@ -293,7 +272,7 @@ static inline int look(const mp_dict *d, stripe *s, const keyref *k, uint64_t se
         return LOOK_RETRY;
     for (uint64_t i = k->h & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
         uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_acquire);
-        if (tag == SLOT_EMPTY)
+        if (tag == MP__SLOT_EMPTY)
             return LOOK_ABSENT;
         if (tag != k->h)
             continue;
@@ -303,7 +282,7 @@ static inline int look(const mp_dict *d, stripe *s, const keyref *k, uint64_t se
         uint64_t klen = e->klen;
         if (!mp__ct_valid(&s->retired, seen))
             return LOOK_RETRY;
-        if (klen != k->len || (klen > 0 && memcmp(entry_key(e), k->p, klen) != 0))
+        if (klen != k->len || !same_key(mp__entry_key(e), k->p, klen))
             continue;
         *out = e;
         return LOOK_FOUND;
@@ -311,18 +290,21 @@ static inline int look(const mp_dict *d, stripe *s, const keyref *k, uint64_t se
     return LOOK_ABSENT;
 }
 
-/* What a read does with the entry it found: copy into a buffer, into a
- * malloc'd block, or nothing (contains). */
-enum { TAKE_NOTHING, TAKE_COPY, TAKE_ALLOC };
+/* What a read does with the entry it found: copy the value into a buffer
+ * or a malloc'd block, nothing (contains), or note where it lives (the
+ * first step of an in-place write). */
+enum { TAKE_NOTHING, TAKE_COPY, TAKE_ALLOC, TAKE_CELL };
 
 typedef struct {
     mp_dict *d;
     stripe *s;
     const keyref *k;
-    int how;     /* TAKE_* */
-    void *buf;   /* TAKE_COPY: the caller's buffer; TAKE_ALLOC: the copy */
-    size_t cap;  /* TAKE_COPY: its size */
-    size_t vlen; /* the value's length */
+    int how;       /* TAKE_* */
+    void *buf;     /* TAKE_COPY: the caller's buffer; TAKE_ALLOC: the copy */
+    size_t cap;    /* TAKE_COPY: its size */
+    size_t vlen;   /* the value's length */
+    cell *c;       /* TAKE_CELL: the value's cell, NULL if it has none */
+    uint64_t cgen; /* TAKE_CELL: the cell's generation while it is the key's */
 } reader;
 
 static void repair(mp_dict *d, stripe *s);
@@ -333,8 +315,19 @@ static void reader_repair(void *arg)
     repair(r->d, r->s);
 }
 
-/* read_attempt is one try of a read (mp__ct_read): find the key, then copy
- * the value out as r->how says. */
+static inline void copy_val(void *dst, entry *e, cell *c, size_t klen, uint64_t vlen)
+{
+    if (c != NULL) {
+        uint64_t x = atomic_load_explicit(&c->v8, memory_order_acquire);
+        memcpy(dst, &x, 8);
+    } else if (vlen > 0) {
+        memcpy(dst, mp__entry_key(e) + klen, vlen);
+    }
+}
+
+/* read_attempt is one try of a read (mp__ct_read): find the key, then
+ * take what r->how says. A cell, once validated, can be read at any
+ * time: cells are never freed while the dict lives. */
 static inline int read_attempt(void *arg, uint64_t seen)
 {
     reader *r = arg;
@@ -343,19 +336,28 @@ static inline int read_attempt(void *arg, uint64_t seen)
     if (rc != LOOK_FOUND)
         return rc == LOOK_ABSENT ? MP_ENOENT : rc;
     uint64_t vlen = e->vlen;
+    cell *c = e->c;
+    uint64_t cgen = e->cgen;
     if (!mp__ct_valid(&r->s->retired, seen))
         return LOOK_RETRY;
     r->vlen = vlen;
-    if (r->how == TAKE_COPY) {
+    switch (r->how) {
+    case TAKE_COPY:
         if (vlen > r->cap)
             return MP_EMSGSIZE;
-        copy_val(r->buf, e, r->k->len, vlen);
-    } else if (r->how == TAKE_ALLOC) {
+        copy_val(r->buf, e, c, r->k->len, vlen);
+        break;
+    case TAKE_ALLOC:
         free(r->buf); /* an earlier try's copy */
         r->buf = malloc(vlen > 0 ? vlen : 1);
         if (r->buf == NULL)
             return MP_ENOMEM;
-        copy_val(r->buf, e, r->k->len, vlen);
+        copy_val(r->buf, e, c, r->k->len, vlen);
+        break;
+    case TAKE_CELL:
+        r->c = c;
+        r->cgen = cgen;
+        break;
     }
     return 0;
 }
@@ -365,19 +367,50 @@ static inline int read_key(reader *r)
     return mp__ct_read(&r->s->lock, &r->s->retired, read_attempt, reader_repair, r);
 }
 
-/* ---- writing under the lock ------------------------------------------------- */
+/* ---- structural writes (under the stripe's lock) --------------------------------- */
+
+/* begin_change and end_change bracket a structural change: the change
+ * counter is odd in between, for snapshots. */
+static inline void begin_change(stripe *s)
+{
+    atomic_store_explicit(&s->changes, atomic_load_explicit(&s->changes, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static inline void end_change(stripe *s)
+{
+    mp__ct_bump(&s->changes);
+}
 
 /* empty_stripe drops stripe s's table and applies clear generation g:
- * the physical half of a clear. Returns the table to free (entries too). */
+ * the physical half of a clear. The cells of its keys go back to the
+ * free list, those it can lock at once; one locked by a writer (in
+ * flight, or stopped) is left to it and leaks. Returns the table to free
+ * with its entries. */
 static table *empty_stripe(stripe *s, uint64_t g)
 {
     table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    begin_change(s);
     atomic_store_explicit(&s->table, NULL, memory_order_release);
     atomic_store_explicit(&s->cleared, g, memory_order_release);
     atomic_store_explicit(&s->live, 0, memory_order_relaxed);
     s->used = 0;
+    end_change(s);
+    for (uint64_t i = 0; t != NULL && i <= t->mask; i++) {
+        if (atomic_load_explicit(&t->s[i].tag, memory_order_relaxed) <= MP__SLOT_DEAD)
+            continue;
+        entry *e = atomic_load_explicit(&t->s[i].e, memory_order_relaxed);
+        if (e->c == NULL || !mp__lock_tryacquire(&e->c->lock))
+            continue;
+        bool bound = atomic_load_explicit(&e->c->gen, memory_order_relaxed) == e->cgen;
+        if (bound)
+            cell_unbind(e->c);
+        mp__ct_unlock(&e->c->lock);
+        if (bound)
+            cell_free(s, e->c);
+    }
     mp__ct_retire(&s->retired);
-    mp__ct_bump(&s->changes);
     return t;
 }
 
@@ -393,29 +426,29 @@ static void catch_up(mp_dict *d, stripe *s)
 
 /* repair makes stripe s whole after its lock was taken from a dead
  * holder: a clear it missed is applied, the counts are recounted from the
- * table (the dead holder may have committed without counting), and
- * readers and snapshots are told that something may have changed. */
+ * table (the dead holder may have committed without counting), the
+ * change counter is made even, and readers and snapshots are told that
+ * something may have changed. */
 static void repair(mp_dict *d, stripe *s)
 {
     catch_up(d, s);
     table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
     uint64_t live = 0, used = 0;
-    if (t != NULL) {
-        for (uint64_t i = 0; i <= t->mask; i++) {
-            uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_relaxed);
-            used += tag != SLOT_EMPTY;
-            live += tag > SLOT_DEAD;
-        }
+    for (uint64_t i = 0; t != NULL && i <= t->mask; i++) {
+        uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_relaxed);
+        used += tag != MP__SLOT_EMPTY;
+        live += tag > MP__SLOT_DEAD;
     }
     atomic_store_explicit(&s->live, live, memory_order_relaxed);
     s->used = used;
+    if (atomic_load_explicit(&s->changes, memory_order_relaxed) & 1)
+        end_change(s);
+    begin_change(s);
+    end_change(s);
     mp__ct_retire(&s->retired);
-    mp__ct_bump(&s->changes);
 }
 
-/* wlock takes stripe s for a writer within bound b, and leaves it whole
- * (repaired, caught up with any clear). Returns 0 or MP_ETIMEDOUT. */
-static int wlock(mp_dict *d, stripe *s, mp__ct_bound *b)
+int mp__dict_wlock(mp_dict *d, stripe *s, mp__ct_bound *b)
 {
     int rc = mp__ct_lock(&s->lock, b);
     if (rc == MP_ETIMEDOUT)
@@ -435,12 +468,12 @@ static int64_t locate(table *t, const keyref *k, uint64_t *ins)
     bool have_dead = false;
     for (uint64_t i = k->h & t->mask;; i = (i + 1) & t->mask) {
         uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_relaxed);
-        if (tag == SLOT_EMPTY) {
+        if (tag == MP__SLOT_EMPTY) {
             if (!have_dead)
                 *ins = i;
             return -1;
         }
-        if (tag == SLOT_DEAD) {
+        if (tag == MP__SLOT_DEAD) {
             if (!have_dead)
                 *ins = i;
             have_dead = true;
@@ -449,7 +482,7 @@ static int64_t locate(table *t, const keyref *k, uint64_t *ins)
         if (tag != k->h)
             continue;
         entry *e = atomic_load_explicit(&t->s[i].e, memory_order_relaxed);
-        if (e->klen == k->len && (k->len == 0 || memcmp(entry_key(e), k->p, k->len) == 0))
+        if (e->klen == k->len && same_key(mp__entry_key(e), k->p, k->len))
             return (int64_t)i;
     }
 }
@@ -473,10 +506,10 @@ static int rebuild(stripe *s, table **old)
     uint64_t moved = 0;
     for (uint64_t i = 0; t != NULL && i <= t->mask; i++) {
         uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_relaxed);
-        if (tag <= SLOT_DEAD)
+        if (tag <= MP__SLOT_DEAD)
             continue;
         uint64_t j = tag & n->mask;
-        while (atomic_load_explicit(&n->s[j].tag, memory_order_relaxed) != SLOT_EMPTY)
+        while (atomic_load_explicit(&n->s[j].tag, memory_order_relaxed) != MP__SLOT_EMPTY)
             j = (j + 1) & n->mask;
         atomic_init(&n->s[j].e, atomic_load_explicit(&t->s[i].e, memory_order_relaxed));
         atomic_init(&n->s[j].tag, tag);
@@ -490,108 +523,148 @@ static int rebuild(stripe *s, table **old)
     return 0;
 }
 
-/* A change to one key: set a value, or add to a counter. */
-typedef struct {
-    bool add;        /* add delta (else set val) */
-    const void *val; /* set: the value */
-    size_t vlen;     /* set: its length */
-    uint64_t delta;  /* add: the addend, as unsigned so that it wraps */
-    uint64_t result; /* add: the new value */
-} change;
+/* Returned by apply and in_place when the change needs what they were
+ * not given: a new entry, or the stripe's lock. */
+#define NEED_ENTRY  1
+#define NEED_STRIPE 2
 
-/* Returned by apply when the change needs a new entry it was not given. */
-#define NEED_ENTRY 1
-
-/* apply makes change c to key k in stripe s, whose lock the caller holds.
- * *fresh is a new entry for k holding the value to set (or delta), or
- * NULL on a first try that only changes an 8-byte value in place; apply
- * sets *fresh to NULL when it publishes it. What the change unpublished
- * goes to *drop_e and *drop_t, for the caller to free after unlocking.
- * Returns 0, NEED_ENTRY, MP_EVALUE (add on a value of another size) or
- * MP_ENOMEM (the table could not grow); nothing changed unless 0. */
-static int apply(mp_dict *d, stripe *s, const keyref *k, change *c, entry **fresh, entry **drop_e,
-                 table **drop_t)
+/* apply makes change ch to key k in stripe s, whose lock the caller
+ * holds. *fresh is a new entry for k holding the value to set (or, for 8
+ * bytes, nothing yet), or NULL on a first try that needs none; apply sets
+ * *fresh to NULL when it publishes it. What the change unpublished goes
+ * to *drop_e and *drop_t, for the caller to free after unlocking.
+ * Returns 0, NEED_ENTRY, MP_EVALUE (add on a value of another size),
+ * MP_ENOMEM (no room for a table or a cell) or MP_ETIMEDOUT (the key's
+ * cell stayed locked); nothing changed unless 0. */
+static int apply(mp_dict *d, stripe *s, const keyref *k, change *ch, entry **fresh, entry **drop_e,
+                 table **drop_t, mp__ct_bound *b)
 {
     table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
     uint64_t at = 0;
     int64_t i = t != NULL ? locate(t, k, &at) : -1;
-    if (i >= 0) {
-        entry *e = atomic_load_explicit(&t->s[i].e, memory_order_relaxed);
-        if (c->add || (c->vlen == 8 && e->vlen == 8)) {
-            if (e->vlen != 8)
-                return MP_EVALUE;
-            unsigned char *v = entry_val(e, e->klen);
-            uint64_t x;
-            if (c->add) {
-                x = mp__ct_load8(v) + c->delta;
-                c->result = x;
-            } else {
-                memcpy(&x, c->val, 8);
-            }
-            mp__ct_store8(v, x); /* the commit */
-            mp__ct_bump(&s->changes);
-            return 0;
-        }
-        if (*fresh == NULL)
-            return NEED_ENTRY;
-        (*fresh)->seq = e->seq; /* a key keeps its place in the order */
-        atomic_store_explicit(&t->s[i].e, *fresh, memory_order_release); /* the commit */
-        *fresh = NULL;
-        mp__ct_bump(&s->changes);
-        mp__ct_retire(&s->retired);
-        *drop_e = e;
+    entry *e = i >= 0 ? atomic_load_explicit(&t->s[i].e, memory_order_relaxed) : NULL;
+    int rc;
+    if (e != NULL && e->c != NULL && (ch->add || ch->vlen == 8)) {
+        /* Under the stripe's lock a published entry's cell is bound. */
+        if ((rc = mp__cell_lock(e->c, b)) == MP_ETIMEDOUT)
+            return rc;
+        cell_write(e->c, ch);
+        mp__ct_unlock(&e->c->lock);
         return 0;
     }
+    if (e != NULL && ch->add)
+        return MP_EVALUE;
     if (*fresh == NULL)
         return NEED_ENTRY;
-    if (t == NULL || (atomic_load_explicit(&t->s[at].tag, memory_order_relaxed) == SLOT_EMPTY &&
-                      (s->used + 1) * LOAD_DEN > (t->mask + 1) * LOAD_NUM)) {
-        int rc = rebuild(s, drop_t);
-        if (rc != 0)
+    entry *n = *fresh;
+    if (e == NULL && (t == NULL || (atomic_load_explicit(&t->s[at].tag, memory_order_relaxed) ==
+                                        MP__SLOT_EMPTY &&
+                                    (s->used + 1) * LOAD_DEN > (t->mask + 1) * LOAD_NUM))) {
+        if ((rc = rebuild(s, drop_t)) != 0)
             return rc;
         t = atomic_load_explicit(&s->table, memory_order_relaxed);
         (void)locate(t, k, &at);
     }
-    if (c->add)
-        c->result = c->delta;
-    (*fresh)->seq = atomic_fetch_add_explicit(&d->next_seq, 1, memory_order_relaxed);
-    bool was_empty = atomic_load_explicit(&t->s[at].tag, memory_order_relaxed) == SLOT_EMPTY;
-    atomic_store_explicit(&t->s[at].e, *fresh, memory_order_relaxed);
-    atomic_store_explicit(&t->s[at].tag, k->h, memory_order_release); /* the commit */
+    if (n->vlen == 8) {
+        cell *c = cell_take(s);
+        if (c == NULL)
+            return MP_ENOMEM;
+        cell_bind(c, n, change_bytes(ch));
+    } else if (e != NULL && e->c != NULL && (rc = mp__cell_lock(e->c, b)) == MP_ETIMEDOUT) {
+        return rc; /* the old value's cell, unbound below */
+    }
+    if (ch->add)
+        ch->result = ch->delta;
+    begin_change(s);
+    if (e != NULL) {
+        n->seq = e->seq; /* a key keeps its place in the order */
+        atomic_store_explicit(&t->s[i].e, n, memory_order_release); /* the commit */
+    } else {
+        n->seq = atomic_fetch_add_explicit(&d->next_seq, 1, memory_order_relaxed);
+        bool was_empty =
+            atomic_load_explicit(&t->s[at].tag, memory_order_relaxed) == MP__SLOT_EMPTY;
+        atomic_store_explicit(&t->s[at].e, n, memory_order_relaxed);
+        atomic_store_explicit(&t->s[at].tag, k->h, memory_order_release); /* the commit */
+        atomic_store_explicit(&s->live, atomic_load_explicit(&s->live, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        s->used += was_empty;
+    }
+    end_change(s);
     *fresh = NULL;
-    atomic_store_explicit(&s->live, atomic_load_explicit(&s->live, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    s->used += was_empty;
-    mp__ct_bump(&s->changes);
+    if (e != NULL) {
+        if (e->c != NULL) {
+            cell_unbind(e->c);
+            mp__ct_unlock(&e->c->lock);
+            cell_free(s, e->c);
+        }
+        mp__ct_retire(&s->retired);
+        *drop_e = e;
+    }
     return 0;
 }
 
-/* upsert makes change c to key k within timeout. An 8-byte value already
- * there is changed in place on a first pass that allocates nothing;
- * otherwise the new entry is built before the lock is taken (again). */
-static int upsert(mp_dict *d, const keyref *k, change *c, double timeout)
+/* still_bound tells, for a writer that took cell c's lock from a dead
+ * holder, whether c is still the value of a published entry of key k
+ * (a structural writer killed between its commit and the unbinding
+ * leaves it bound to an entry nobody can reach). */
+static bool still_bound(mp_dict *d, stripe *s, const keyref *k, cell *c, uint64_t cgen)
+{
+    reader r = {d, s, k, TAKE_CELL, NULL, 0, 0, NULL, 0};
+    return read_key(&r) == 0 && r.c == c && r.cgen == cgen;
+}
+
+/* in_place makes an 8-byte change (set or add) to the key's cell, found
+ * without a lock, taking only the cell's lock. Returns 0, MP_EVALUE (add
+ * to a value of another size), MP_ETIMEDOUT (the cell stayed locked), or
+ * NEED_STRIPE (no such key, or a set that changes the value's size). */
+static int in_place(mp_dict *d, stripe *s, const keyref *k, change *ch, mp__ct_bound *b)
+{
+    for (;;) {
+        reader r = {d, s, k, TAKE_CELL, NULL, 0, 0, NULL, 0};
+        if (read_key(&r) == MP_ENOENT)
+            return NEED_STRIPE;
+        if (r.c == NULL)
+            return ch->add ? MP_EVALUE : NEED_STRIPE;
+        int rc = mp__cell_lock(r.c, b);
+        if (rc == MP_ETIMEDOUT)
+            return rc;
+        bool mine = atomic_load_explicit(&r.c->gen, memory_order_acquire) == r.cgen;
+        if (mine && rc == MP_EOWNERDEAD && !still_bound(d, s, k, r.c, r.cgen)) {
+            cell_unbind(r.c); /* an orphan: leaks, and nobody trusts it again */
+            mine = false;
+        }
+        if (mine)
+            cell_write(r.c, ch);
+        mp__ct_unlock(&r.c->lock);
+        if (mine)
+            return 0;
+        /* The cell left the key meanwhile: look again. */
+    }
+}
+
+/* upsert makes change ch to key k within timeout: in place when the key
+ * holds 8 bytes and stays so, else under the stripe's lock with a new
+ * entry built before it. */
+static int upsert(mp_dict *d, const keyref *k, change *ch, double timeout)
 {
     stripe *s = stripe_of(d, k->h);
     mp__ct_bound b = mp__ct_bound_of(timeout);
     entry *fresh = NULL, *drop_e = NULL;
     table *drop_t = NULL;
     int rc;
-    if (c->add || c->vlen == 8) {
-        if ((rc = wlock(d, s, &b)) != 0)
-            return rc;
-        rc = apply(d, s, k, c, &fresh, &drop_e, &drop_t);
-        mp__ct_unlock(&s->lock);
-        if (rc != NEED_ENTRY)
+    if (ch->add || ch->vlen == 8) {
+        rc = in_place(d, s, k, ch, &b);
+        if (rc != NEED_STRIPE)
             return rc;
     }
-    fresh = c->add ? entry_new(k, &c->delta, 8) : entry_new(k, c->val, c->vlen);
+    fresh = ch->add ? entry_new(k, NULL, 8) : entry_new(k, ch->val, ch->vlen);
     if (fresh == NULL)
         return MP_ENOMEM;
-    if ((rc = wlock(d, s, &b)) != 0) {
+    if ((rc = mp__dict_wlock(d, s, &b)) != 0) {
         mp_shared_free(fresh);
         return rc;
     }
-    rc = apply(d, s, k, c, &fresh, &drop_e, &drop_t);
+    rc = apply(d, s, k, ch, &fresh, &drop_e, &drop_t, &b);
     mp__ct_unlock(&s->lock);
     mp_shared_free(fresh); /* NULL once published */
     mp_shared_free(drop_e);
@@ -626,18 +699,24 @@ MP_EXTERN mp_dict *mp_dict_new(void)
     memset(d, 0, sizeof *d);
     d->block = block;
     d->seed = make_seed(d);
-    for (unsigned i = 0; i < NSTRIPES; i++)
+    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
         mp__lock_init(&d->st[i].lock);
-    d->magic = DICT_MAGIC;
+    d->magic = MP__DICT_MAGIC;
     return d;
 }
 
 MP_EXTERN void mp_dict_free(mp_dict *d)
 {
-    if (!valid_dict(d))
+    if (!mp__dict_valid(d))
         return;
-    for (unsigned i = 0; i < NSTRIPES; i++)
-        free_table(atomic_load_explicit(&d->st[i].table, memory_order_relaxed), true);
+    for (unsigned i = 0; i < MP__DICT_STRIPES; i++) {
+        stripe *s = &d->st[i];
+        free_table(atomic_load_explicit(&s->table, memory_order_relaxed), true);
+        for (mp__chunk *ch = s->chunks, *next; ch != NULL; ch = next) {
+            next = ch->next;
+            mp_shared_free(ch->block);
+        }
+    }
     d->magic = 0;
     mp_shared_free(d->block);
 }
@@ -645,11 +724,12 @@ MP_EXTERN void mp_dict_free(mp_dict *d)
 MP_EXTERN int mp_dict_set_timed(mp_dict *d, const void *key, size_t klen, const void *val,
                                 size_t vlen, double timeout)
 {
-    if (!valid_dict(d) || (key == NULL && klen > 0) || (val == NULL && vlen > 0) || isnan(timeout))
+    if (!mp__dict_valid(d) || (key == NULL && klen > 0) || (val == NULL && vlen > 0) ||
+        isnan(timeout))
         return MP_EINVAL;
     keyref k = key_of(d, key, klen);
-    change c = {.add = false, .val = val, .vlen = vlen};
-    return upsert(d, &k, &c, timeout);
+    change ch = {.add = false, .val = val, .vlen = vlen};
+    return upsert(d, &k, &ch, timeout);
 }
 
 MP_EXTERN int mp_dict_set(mp_dict *d, const void *key, size_t klen, const void *val, size_t vlen)
@@ -660,13 +740,13 @@ MP_EXTERN int mp_dict_set(mp_dict *d, const void *key, size_t klen, const void *
 MP_EXTERN int mp_dict_add_i64_timed(mp_dict *d, const void *key, size_t klen, int64_t delta,
                                     int64_t *result, double timeout)
 {
-    if (!valid_dict(d) || (key == NULL && klen > 0) || isnan(timeout))
+    if (!mp__dict_valid(d) || (key == NULL && klen > 0) || isnan(timeout))
         return MP_EINVAL;
     keyref k = key_of(d, key, klen);
-    change c = {.add = true, .delta = (uint64_t)delta};
-    int rc = upsert(d, &k, &c, timeout);
+    change ch = {.add = true, .delta = (uint64_t)delta};
+    int rc = upsert(d, &k, &ch, timeout);
     if (rc == 0 && result != NULL)
-        memcpy(result, &c.result, 8); /* the two's complement bits, without overflow */
+        memcpy(result, &ch.result, 8); /* the two's complement bits, without overflow */
     return rc;
 }
 
@@ -679,10 +759,10 @@ MP_EXTERN int mp_dict_add_i64(mp_dict *d, const void *key, size_t klen, int64_t 
 MP_EXTERN int mp_dict_get(mp_dict *d, const void *key, size_t klen, void *buf, size_t cap,
                           size_t *vlen)
 {
-    if (!valid_dict(d) || vlen == NULL || (key == NULL && klen > 0) || (buf == NULL && cap > 0))
+    if (!mp__dict_valid(d) || vlen == NULL || (key == NULL && klen > 0) || (buf == NULL && cap > 0))
         return MP_EINVAL;
     keyref k = key_of(d, key, klen);
-    reader r = {d, stripe_of(d, k.h), &k, TAKE_COPY, buf, cap, 0};
+    reader r = {d, stripe_of(d, k.h), &k, TAKE_COPY, buf, cap, 0, NULL, 0};
     int rc = read_key(&r);
     if (rc == 0 || rc == MP_EMSGSIZE)
         *vlen = r.vlen;
@@ -691,10 +771,10 @@ MP_EXTERN int mp_dict_get(mp_dict *d, const void *key, size_t klen, void *buf, s
 
 MP_EXTERN int mp_dict_get_alloc(mp_dict *d, const void *key, size_t klen, void **val, size_t *vlen)
 {
-    if (!valid_dict(d) || val == NULL || vlen == NULL || (key == NULL && klen > 0))
+    if (!mp__dict_valid(d) || val == NULL || vlen == NULL || (key == NULL && klen > 0))
         return MP_EINVAL;
     keyref k = key_of(d, key, klen);
-    reader r = {d, stripe_of(d, k.h), &k, TAKE_ALLOC, NULL, 0, 0};
+    reader r = {d, stripe_of(d, k.h), &k, TAKE_ALLOC, NULL, 0, 0, NULL, 0};
     int rc = read_key(&r);
     if (rc != 0) {
         free(r.buf); /* a failed try's copy */
@@ -707,35 +787,42 @@ MP_EXTERN int mp_dict_get_alloc(mp_dict *d, const void *key, size_t klen, void *
 
 MP_EXTERN bool mp_dict_contains(mp_dict *d, const void *key, size_t klen)
 {
-    if (!valid_dict(d) || (key == NULL && klen > 0))
+    if (!mp__dict_valid(d) || (key == NULL && klen > 0))
         return false;
     keyref k = key_of(d, key, klen);
-    reader r = {d, stripe_of(d, k.h), &k, TAKE_NOTHING, NULL, 0, 0};
+    reader r = {d, stripe_of(d, k.h), &k, TAKE_NOTHING, NULL, 0, 0, NULL, 0};
     return read_key(&r) == 0;
 }
 
 MP_EXTERN int mp_dict_del_timed(mp_dict *d, const void *key, size_t klen, double timeout)
 {
-    if (!valid_dict(d) || (key == NULL && klen > 0) || isnan(timeout))
+    if (!mp__dict_valid(d) || (key == NULL && klen > 0) || isnan(timeout))
         return MP_EINVAL;
     keyref k = key_of(d, key, klen);
     stripe *s = stripe_of(d, k.h);
     mp__ct_bound b = mp__ct_bound_of(timeout);
-    int rc = wlock(d, s, &b);
+    int rc = mp__dict_wlock(d, s, &b);
     if (rc != 0)
         return rc;
     table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
     uint64_t at;
     int64_t i = t != NULL ? locate(t, &k, &at) : -1;
-    if (i < 0) {
+    entry *e = i >= 0 ? atomic_load_explicit(&t->s[i].e, memory_order_relaxed) : NULL;
+    rc = e == NULL ? MP_ENOENT : e->c != NULL ? mp__cell_lock(e->c, &b) : 0;
+    if (rc == MP_ENOENT || rc == MP_ETIMEDOUT) {
         mp__ct_unlock(&s->lock);
-        return MP_ENOENT;
+        return rc;
     }
-    entry *e = atomic_load_explicit(&t->s[i].e, memory_order_relaxed);
-    atomic_store_explicit(&t->s[i].tag, SLOT_DEAD, memory_order_release); /* the commit */
+    begin_change(s);
+    atomic_store_explicit(&t->s[i].tag, MP__SLOT_DEAD, memory_order_release); /* the commit */
     atomic_store_explicit(&s->live, atomic_load_explicit(&s->live, memory_order_relaxed) - 1,
                           memory_order_relaxed);
-    mp__ct_bump(&s->changes);
+    end_change(s);
+    if (e->c != NULL) {
+        cell_unbind(e->c);
+        mp__ct_unlock(&e->c->lock);
+        cell_free(s, e->c);
+    }
     mp__ct_retire(&s->retired);
     mp__ct_unlock(&s->lock);
     mp_shared_free(e);
@@ -749,25 +836,25 @@ MP_EXTERN int mp_dict_del(mp_dict *d, const void *key, size_t klen)
 
 MP_EXTERN size_t mp_dict_len(mp_dict *d)
 {
-    if (!valid_dict(d))
+    if (!mp__dict_valid(d))
         return 0;
     size_t n = 0;
-    for (unsigned i = 0; i < NSTRIPES; i++)
-        if (!is_cleared(d, &d->st[i]))
+    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
+        if (!mp__is_cleared(d, &d->st[i]))
             n += atomic_load_explicit(&d->st[i].live, memory_order_relaxed);
     return n;
 }
 
 MP_EXTERN int mp_dict_clear_timed(mp_dict *d, double timeout)
 {
-    if (!valid_dict(d) || isnan(timeout))
+    if (!mp__dict_valid(d) || isnan(timeout))
         return MP_EINVAL;
     mp__ct_bound b = mp__ct_bound_of(timeout);
     unsigned held;
     int rc = 0;
     /* In stripe order, as every holder of several stripes takes them. */
-    for (held = 0; held < NSTRIPES; held++)
-        if ((rc = wlock(d, &d->st[held], &b)) != 0)
+    for (held = 0; held < MP__DICT_STRIPES; held++)
+        if ((rc = mp__dict_wlock(d, &d->st[held], &b)) != 0)
             break;
     if (rc != 0) {
         while (held-- > 0)
@@ -776,12 +863,12 @@ MP_EXTERN int mp_dict_clear_timed(mp_dict *d, double timeout)
     }
     uint64_t g = atomic_load_explicit(&d->clear_gen, memory_order_relaxed) + 1;
     atomic_store_explicit(&d->clear_gen, g, memory_order_release); /* the commit */
-    table *old[NSTRIPES];
-    for (unsigned i = 0; i < NSTRIPES; i++)
+    table *old[MP__DICT_STRIPES];
+    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
         old[i] = empty_stripe(&d->st[i], g);
-    for (unsigned i = 0; i < NSTRIPES; i++)
+    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
         mp__ct_unlock(&d->st[i].lock);
-    for (unsigned i = 0; i < NSTRIPES; i++)
+    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
         free_table(old[i], true);
     return 0;
 }
@@ -790,199 +877,6 @@ MP_EXTERN int mp_dict_clear(mp_dict *d)
 {
     return mp_dict_clear_timed(d, MP_DICT_TIMEOUT);
 }
-
-/* ---- items: a snapshot ---------------------------------------------------------- */
-
-/* A snapshot: records one after another in private memory, each a
- * header, then the key and the value, each padded to 8 bytes. */
-typedef struct {
-    uint64_t seq;  /* insertion number */
-    uint64_t klen; /* key bytes */
-    uint64_t vlen; /* value bytes */
-} rec;
-
-typedef struct {
-    unsigned char *buf; /* the records */
-    size_t len;         /* bytes used */
-    size_t cap;         /* bytes allocated */
-    size_t n;           /* records */
-} snap;
-
-static inline size_t pad8(uint64_t n)
-{
-    return (size_t)((n + 7) & ~(uint64_t)7);
-}
-
-/* snap_reserve makes room for more bytes; false when memory runs out. */
-static bool snap_reserve(snap *sn, size_t more)
-{
-    if (more <= sn->cap - sn->len)
-        return true;
-    size_t cap = sn->cap > 0 ? sn->cap : 4096;
-    while (cap - sn->len < more) {
-        if (cap > SIZE_MAX / 2)
-            return false;
-        cap *= 2;
-    }
-    unsigned char *p = realloc(sn->buf, cap);
-    if (p == NULL)
-        return false;
-    sn->buf = p;
-    sn->cap = cap;
-    return true;
-}
-
-/* copy_stripe appends stripe s's keys and values to sn, as of clear
- * generation g, validated like look. Returns 0, LOOK_RETRY or MP_ENOMEM. */
-static int copy_stripe(const mp_dict *d, stripe *s, uint64_t g, uint64_t seen, snap *sn)
-{
-    if (atomic_load_explicit(&s->cleared, memory_order_acquire) != g)
-        return 0;
-    table *t = atomic_load_explicit(&s->table, memory_order_acquire);
-    if (t == NULL)
-        return 0;
-    uint64_t mask = t->mask;
-    if (!mp__ct_valid(&s->retired, seen))
-        return LOOK_RETRY;
-    for (uint64_t i = 0; i <= mask; i++) {
-        if (atomic_load_explicit(&t->s[i].tag, memory_order_acquire) <= SLOT_DEAD)
-            continue;
-        entry *e = atomic_load_explicit(&t->s[i].e, memory_order_acquire);
-        if (!mp__ct_valid(&s->retired, seen))
-            return LOOK_RETRY;
-        rec r = {e->seq, e->klen, e->vlen};
-        if (!mp__ct_valid(&s->retired, seen))
-            return LOOK_RETRY;
-        size_t kp = pad8(r.klen), vp = pad8(r.vlen);
-        if (!snap_reserve(sn, sizeof r + kp + vp))
-            return MP_ENOMEM;
-        unsigned char *out = sn->buf + sn->len;
-        memcpy(out, &r, sizeof r);
-        memcpy(out + sizeof r, entry_key(e), r.klen);
-        copy_val(out + sizeof r + kp, e, r.klen, r.vlen);
-        sn->len += sizeof r + kp + vp;
-        sn->n++;
-    }
-    return 0;
-}
-
-/* snap_take fills sn with a consistent snapshot. Each pass notes every
- * stripe's counters, copies every stripe and checks the counters again;
- * a pass during which nothing changed is a state the dict had at the
- * moment of its last counter read. After SNAP_TRIES passes it also holds
- * the stripes that changed (in stripe order, starting over when it must
- * take one below one it holds), so the passes end. Returns 0,
- * MP_ETIMEDOUT or MP_ENOMEM. */
-static int snap_take(mp_dict *d, mp__ct_bound *b, snap *sn)
-{
-    uint64_t held = 0; /* bit i: we hold stripe i */
-    uint64_t retired[NSTRIPES], changes[NSTRIPES];
-    int rc = 0;
-    for (unsigned pass = 0;; pass++) {
-        uint64_t g = atomic_load_explicit(&d->clear_gen, memory_order_acquire);
-        for (unsigned i = 0; i < NSTRIPES; i++) {
-            retired[i] = mp__ct_begin(&d->st[i].retired);
-            changes[i] = atomic_load_explicit(&d->st[i].changes, memory_order_acquire);
-        }
-        sn->len = sn->n = 0;
-        uint64_t moved = 0;
-        for (unsigned i = 0; i < NSTRIPES; i++) {
-            rc = copy_stripe(d, &d->st[i], g, retired[i], sn);
-            if (rc == MP_ENOMEM)
-                goto out_release;
-            if (rc == LOOK_RETRY)
-                moved |= 1ull << i;
-        }
-        atomic_thread_fence(memory_order_acquire);
-        for (unsigned i = 0; i < NSTRIPES; i++)
-            if (atomic_load_explicit(&d->st[i].retired, memory_order_relaxed) != retired[i] ||
-                atomic_load_explicit(&d->st[i].changes, memory_order_relaxed) != changes[i])
-                moved |= 1ull << i;
-        if (atomic_load_explicit(&d->clear_gen, memory_order_relaxed) != g)
-            moved = ~0ull; /* a clear landed: it held every stripe, so we held none */
-        if (moved == 0) {
-            rc = 0;
-            goto out_release;
-        }
-        if (pass + 1 < SNAP_TRIES)
-            continue;
-        uint64_t need = moved & ~held;
-        if (held != 0 && need != 0 && __builtin_ctzll(need) < 63 - __builtin_clzll(held)) {
-            /* Keep the stripe order: let go, then take them all again. */
-            for (unsigned i = 0; i < NSTRIPES; i++)
-                if (held & (1ull << i))
-                    mp__ct_unlock(&d->st[i].lock);
-            need |= held;
-            held = 0;
-        }
-        for (unsigned i = 0; i < NSTRIPES; i++) {
-            if (!(need & (1ull << i)))
-                continue;
-            if ((rc = wlock(d, &d->st[i], b)) != 0)
-                goto out_release;
-            held |= 1ull << i;
-        }
-    }
-out_release:
-    for (unsigned i = 0; i < NSTRIPES; i++)
-        if (held & (1ull << i))
-            mp__ct_unlock(&d->st[i].lock);
-    return rc;
-}
-
-static int by_seq(const void *a, const void *b)
-{
-    uint64_t x, y;
-    memcpy(&x, *(const unsigned char *const *)a, 8);
-    memcpy(&y, *(const unsigned char *const *)b, 8);
-    return x < y ? -1 : x > y;
-}
-
-MP_EXTERN int mp_dict_items_timed(mp_dict *d,
-                                  int (*fn)(const void *key, size_t klen, const void *val,
-                                            size_t vlen, void *ud),
-                                  void *ud, double timeout)
-{
-    if (!valid_dict(d) || fn == NULL || isnan(timeout))
-        return MP_EINVAL;
-    mp__ct_bound b = mp__ct_bound_of(timeout);
-    snap sn = {0};
-    int rc = snap_take(d, &b, &sn);
-    if (rc != 0)
-        goto out_free;
-    const unsigned char **order = malloc((sn.n > 0 ? sn.n : 1) * sizeof *order);
-    if (order == NULL) {
-        rc = MP_ENOMEM;
-        goto out_free;
-    }
-    for (size_t i = 0, off = 0; i < sn.n; i++) {
-        rec r;
-        memcpy(&r, sn.buf + off, sizeof r);
-        order[i] = sn.buf + off;
-        off += sizeof r + pad8(r.klen) + pad8(r.vlen);
-    }
-    qsort(order, sn.n, sizeof *order, by_seq);
-    for (size_t i = 0; i < sn.n && rc == 0; i++) {
-        rec r;
-        memcpy(&r, order[i], sizeof r);
-        const unsigned char *k = order[i] + sizeof r;
-        rc = fn(k, (size_t)r.klen, k + pad8(r.klen), (size_t)r.vlen, ud);
-    }
-    free(order);
-out_free:
-    free(sn.buf);
-    return rc;
-}
-
-MP_EXTERN int mp_dict_items(mp_dict *d,
-                            int (*fn)(const void *key, size_t klen, const void *val, size_t vlen,
-                                      void *ud),
-                            void *ud)
-{
-    return mp_dict_items_timed(d, fn, ud, MP_DICT_TIMEOUT);
-}
-
-/* ---- strings --------------------------------------------------------------------- */
 
 MP_EXTERN int mp_dict_set_str(mp_dict *d, const char *key, const char *val)
 {
