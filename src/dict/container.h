@@ -35,8 +35,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "mp/error.h"
+#include "mp/shared.h"
 
 #include "os/clock.h"
 #include "sync/lock.h"
@@ -63,15 +65,15 @@ static inline bool mp__ct_valid(_Atomic uint64_t *retired, uint64_t seen)
     return atomic_load_explicit(retired, memory_order_relaxed) == seen;
 }
 
-/* mp__ct_retire announces, under the lock, that memory readers may be in
- * is about to be freed: call it after unpublishing, before freeing. */
+/* mp__ct_retire announces that memory readers may be in is about to be
+ * freed: call it after unpublishing, before freeing. An atomic add, so
+ * writers holding different locks may retire at once. No fence is needed
+ * before the free: the heap hands a freed block to its next owner through
+ * a release of its own, which this bump precedes, so whoever writes into
+ * the block writes after it. */
 static inline void mp__ct_retire(_Atomic uint64_t *retired)
 {
-    uint64_t n = atomic_load_explicit(retired, memory_order_relaxed);
-    /* No fence is needed before the free: the heap hands a freed block to
-     * its next owner through a release of its own, which this store
-     * precedes, so whoever writes into the block writes after the bump. */
-    atomic_store_explicit(retired, n + 1, memory_order_release);
+    atomic_fetch_add_explicit(retired, 1, memory_order_release);
 }
 
 /* A writer's bound: the timeout, and its deadline once one is needed. */
@@ -131,10 +133,11 @@ static inline void mp__ct_unlock(mp__lock *l)
  * it finds that something was. After MP__CT_READ_TRIES failed attempts in
  * a row, it takes the lock for the next one (mp__ct_lock_reader), calling
  * repair(arg) first when the lock came from a dead holder. Returns the
- * attempt's result. */
-static inline int mp__ct_read(mp__lock *lock, _Atomic uint64_t *retired,
-                              int (*attempt)(void *arg, uint64_t seen), void (*repair)(void *arg),
-                              void *arg)
+ * attempt's result. Always inlined, so that the attempt is too: a read
+ * is a few loads, and an indirect call would cost as much. */
+__attribute__((always_inline)) static inline int
+mp__ct_read(mp__lock *lock, _Atomic uint64_t *retired, int (*attempt)(void *arg, uint64_t seen),
+            void (*repair)(void *arg), void *arg)
 {
     for (int tries = 0;; tries++) {
         bool held = false;
@@ -156,6 +159,36 @@ static inline int mp__ct_read(mp__lock *lock, _Atomic uint64_t *retired,
         if (ok)
             return rc;
     }
+}
+
+/* An immutable byte string in the shared heap: an item, a value or a long
+ * key, published by one pointer store and never changed. */
+typedef struct {
+    uint64_t len; /* bytes */
+    uint64_t pad; /* keeps the bytes 16-byte aligned */
+    /* the bytes */
+} mp__blob;
+_Static_assert(sizeof(mp__blob) == 16, "blob header");
+
+static inline unsigned char *mp__blob_bytes(const mp__blob *b)
+{
+    return (unsigned char *)(uintptr_t)(b + 1);
+}
+
+/* mp__blob_new copies len bytes into a new blob; NULL when the heap cannot
+ * hold it. */
+static inline mp__blob *mp__blob_new(const void *p, size_t len)
+{
+    if (len > SIZE_MAX - sizeof(mp__blob))
+        return NULL;
+    mp__blob *b = (mp__blob *)mp_shared_malloc(sizeof(mp__blob) + len);
+    if (b == NULL)
+        return NULL;
+    b->len = len;
+    b->pad = 0;
+    if (len > 0)
+        memcpy(mp__blob_bytes(b), p, len);
+    return b;
 }
 
 /* mp__ct_load8 and mp__ct_store8 read and write an 8-byte value in place

@@ -23,7 +23,7 @@
 #define LOAD_DEN 4
 
 typedef mp__cell cell;
-typedef mp__entry entry;
+typedef mp__blob blob;
 typedef mp__slot slot;
 typedef mp__table table;
 typedef mp__stripe stripe;
@@ -67,10 +67,13 @@ static inline uint64_t load32(const unsigned char *p)
 
 /* hash_key hashes n bytes with the dict's seed: 16 bytes per
  * multiplication, the tail read as two overlapping words so that every
- * byte counts whatever the length. */
+ * byte counts whatever the length. A key of up to 16 bytes (the common
+ * case) takes one multiplication: fold mixes every input bit into both
+ * halves of its result, whose top bits pick the stripe and low bits the
+ * slot. */
 static inline uint64_t hash_key(uint64_t seed, const unsigned char *p, size_t n)
 {
-    uint64_t h = seed ^ fold((uint64_t)n ^ H0, H1);
+    uint64_t h = seed ^ ((uint64_t)n * H0);
     while (n > 16) {
         h = fold(load64(p) ^ H1, load64(p + 8) ^ h);
         p += 16;
@@ -86,10 +89,7 @@ static inline uint64_t hash_key(uint64_t seed, const unsigned char *p, size_t n)
     } else if (n > 0) {
         a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
     }
-    h = fold(a ^ H1 ^ h, b ^ H2);
-    h ^= h >> 32;
-    h *= H0;
-    return h ^ (h >> 29);
+    return fold(a ^ H1, b ^ h ^ H2);
 }
 
 static inline keyref key_of(const mp_dict *d, const void *key, size_t klen)
@@ -116,30 +116,7 @@ static inline bool same_key(const unsigned char *a, const unsigned char *b, size
     return n == 0 || memcmp(a, b, n) == 0;
 }
 
-/* ---- entries, cells, tables ------------------------------------------------- */
-
-/* entry_new copies a key and its value into a new entry; an 8-byte value
- * goes into a cell later, when the entry is bound (seq is unset too).
- * NULL when the heap cannot hold it or the sizes overflow. */
-static entry *entry_new(const keyref *k, const void *val, size_t vlen)
-{
-    size_t vin = vlen == 8 ? 0 : vlen;
-    if (k->len > SIZE_MAX - sizeof(entry) - vin)
-        return NULL;
-    entry *e = mp_shared_malloc(sizeof(entry) + k->len + vin);
-    if (e == NULL)
-        return NULL;
-    e->seq = 0;
-    e->klen = k->len;
-    e->vlen = vlen;
-    e->c = NULL;
-    e->cgen = 0;
-    if (k->len > 0)
-        memcpy(mp__entry_key(e), k->p, k->len);
-    if (vin > 0)
-        memcpy(mp__entry_key(e) + k->len, val, vin);
-    return e;
-}
+/* ---- cells and tables ------------------------------------------------------- */
 
 /* cell_take gives stripe s an unbound cell, from its free list or from a
  * new chunk; NULL when the heap is full. Under the stripe's lock. */
@@ -155,40 +132,47 @@ static cell *cell_take(stripe *s)
         ch->block = block;
         for (unsigned i = 0; i < MP__CHUNK_CELLS; i++) {
             mp__lock_init(&ch->cells[i].lock);
-            ch->cells[i].next = i + 1 < MP__CHUNK_CELLS ? &ch->cells[i + 1] : NULL;
+            ch->cells[i].key.next = i + 1 < MP__CHUNK_CELLS ? &ch->cells[i + 1] : NULL;
         }
         ch->next = s->chunks;
         s->chunks = ch; /* kept, whatever happens next */
         c = &ch->cells[0];
     }
-    s->free_cells = c->next;
+    s->free_cells = c->key.next;
     return c;
-}
-
-/* cell_bind makes c (unbound, off the free list) hold e's value v. */
-static void cell_bind(cell *c, entry *e, uint64_t v)
-{
-    atomic_store_explicit(&c->v8, v, memory_order_relaxed);
-    uint64_t g = atomic_load_explicit(&c->gen, memory_order_relaxed) + 1;
-    atomic_store_explicit(&c->gen, g, memory_order_release);
-    e->c = c;
-    e->cgen = g;
-}
-
-/* cell_unbind takes c from its key, under c's lock and the stripe's: a
- * writer that finds the cell through an old pointer sees the generation
- * move on. The caller unlocks it, then may give it to cell_free. */
-static void cell_unbind(cell *c)
-{
-    atomic_store_explicit(&c->gen, atomic_load_explicit(&c->gen, memory_order_relaxed) + 1,
-                          memory_order_release);
 }
 
 /* cell_free puts an unbound, unlocked cell on stripe s's free list. */
 static void cell_free(stripe *s, cell *c)
 {
-    c->next = s->free_cells;
+    c->key.next = s->free_cells;
     s->free_cells = c;
+}
+
+/* cell_bind fills c (unbound, off the free list) with key k, its value
+ * (8 bytes in x, else the block v) and the key's block kb (NULL for a
+ * short key), then binds it: from then on a reader that finds c through a
+ * slot sees all of it. */
+static void cell_bind(cell *c, const keyref *k, blob *kb, uint64_t x, blob *v, uint64_t seq)
+{
+    c->flags = (kb != NULL ? MP__CELL_KEY_OUT : 0) | (v != NULL ? MP__CELL_VAL_OUT : 0);
+    c->klen = k->len;
+    c->seq = seq;
+    if (kb != NULL)
+        c->key.out = kb;
+    else if (k->len > 0)
+        memcpy(c->key.in, k->p, k->len);
+    atomic_store_explicit(&c->val, v != NULL ? (uint64_t)(uintptr_t)v : x, memory_order_relaxed);
+    atomic_store_explicit(&c->gen, atomic_load_explicit(&c->gen, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* cell_unbind takes c from its key, under c's lock: whoever reaches the
+ * cell through an old pointer sees the generation move on. */
+static void cell_unbind(cell *c)
+{
+    atomic_store_explicit(&c->gen, atomic_load_explicit(&c->gen, memory_order_relaxed) + 1,
+                          memory_order_release);
 }
 
 int mp__cell_lock(cell *c, mp__ct_bound *b)
@@ -202,6 +186,19 @@ int mp__cell_lock(cell *c, mp__ct_bound *b)
     return rc;
 }
 
+/* cell_store replaces c's value word in place, c's lock held: the
+ * version is odd while it changes, for snapshots. Returns the old word. */
+static uint64_t cell_store(cell *c, uint64_t (*make)(uint64_t old, void *arg), void *arg)
+{
+    uint64_t v = atomic_load_explicit(&c->ver, memory_order_relaxed);
+    atomic_store_explicit(&c->ver, v + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    uint64_t old = atomic_load_explicit(&c->val, memory_order_relaxed);
+    atomic_store_explicit(&c->val, make(old, arg), memory_order_release); /* the commit */
+    atomic_store_explicit(&c->ver, v + 2, memory_order_release);
+    return old;
+}
+
 /* A change to one key: set a value, or add to a counter. */
 typedef struct {
     bool add;        /* add delta (else set val) */
@@ -209,102 +206,127 @@ typedef struct {
     size_t vlen;     /* set: its length */
     uint64_t delta;  /* add: the addend, as unsigned so that it wraps */
     uint64_t result; /* add: the new value */
+    blob *v;         /* set, vlen != 8: the value's block, made before any lock */
 } change;
 
-/* The 8 bytes a change puts in a new cell. */
-static uint64_t change_bytes(const change *ch)
+/* The value word a change makes from the old one. */
+static uint64_t change_word(uint64_t old, void *arg)
 {
-    uint64_t x = ch->delta;
-    if (!ch->add)
-        memcpy(&x, ch->val, 8);
+    change *ch = arg;
+    if (ch->add)
+        return ch->result = old + ch->delta;
+    if (ch->v != NULL)
+        return (uint64_t)(uintptr_t)ch->v;
+    uint64_t x;
+    memcpy(&x, ch->val, 8);
     return x;
 }
 
-/* cell_write makes an 8-byte change in place, c's lock held: the version
- * is odd while the value changes, for snapshots. */
-static void cell_write(cell *c, change *ch)
+/* change_fits tells whether change ch keeps the kind of a value with
+ * these cell flags (8 bytes stays 8 bytes, a block stays a block). */
+static inline bool change_fits(const change *ch, uint32_t flags)
 {
-    uint64_t v = atomic_load_explicit(&c->ver, memory_order_relaxed);
-    atomic_store_explicit(&c->ver, v + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    uint64_t x;
-    if (ch->add) {
-        x = atomic_load_explicit(&c->v8, memory_order_relaxed) + ch->delta;
-        ch->result = x;
-    } else {
-        memcpy(&x, ch->val, 8);
-    }
-    atomic_store_explicit(&c->v8, x, memory_order_release); /* the commit */
-    atomic_store_explicit(&c->ver, v + 2, memory_order_release);
+    bool out = flags & MP__CELL_VAL_OUT;
+    return ch->add ? !out : out == (ch->vlen != 8);
 }
 
-/* free_table frees a table no longer reachable, with the entries of its
- * live slots when they are in no other table (with_entries). Their cells
- * stay with the dict. */
-static void free_table(table *t, bool with_entries)
+/* free_table frees a table no longer reachable; with_cells, the blocks of
+ * the cells its live slots point to too (the cells stay with the dict). */
+static void free_table(table *t, bool with_cells)
 {
     if (t == NULL)
         return;
-    if (with_entries)
-        for (uint64_t i = 0; i <= t->mask; i++)
-            if (atomic_load_explicit(&t->s[i].tag, memory_order_relaxed) > MP__SLOT_DEAD)
-                mp_shared_free(atomic_load_explicit(&t->s[i].e, memory_order_relaxed));
-    mp_shared_free(t);
+    for (uint64_t i = 0; with_cells && i <= t->mask; i++) {
+        if (atomic_load_explicit(&t->s[i].tag, memory_order_relaxed) <= MP__SLOT_DEAD)
+            continue;
+        cell *c = atomic_load_explicit(&t->s[i].c, memory_order_relaxed);
+        if (c->flags & MP__CELL_KEY_OUT)
+            mp_shared_free(c->key.out);
+        if (c->flags & MP__CELL_VAL_OUT)
+            mp_shared_free((blob *)(uintptr_t)atomic_load_explicit(&c->val, memory_order_relaxed));
+    }
+    mp_shared_free(t->block);
 }
 
 /* ---- reading without the lock ------------------------------------------------- */
 
 enum { LOOK_ABSENT = 0, LOOK_RETRY = MP__CT_RETRY, LOOK_FOUND = 2 };
 
-/* look finds key k in stripe s without the lock, every pointer and length
- * validated before it is followed. Returns LOOK_FOUND (*out = the entry),
- * LOOK_ABSENT or LOOK_RETRY; either of the first two holds only if the
- * caller's final mp__ct_valid does. Under the lock it is exact. */
-static inline int look(const mp_dict *d, stripe *s, const keyref *k, uint64_t seen, entry **out)
+/* What look found: the key's cell, as bound when it was read. */
+typedef struct {
+    cell *c;        /* the cell */
+    uint64_t gen;   /* its generation then (odd) */
+    uint32_t flags; /* its flags then */
+} found;
+
+/* look finds key k in stripe s without the lock, every pointer validated
+ * before it is followed (for_write: the caller means to lock the cell). Returns LOOK_FOUND (*f
+ * set), LOOK_ABSENT or LOOK_RETRY; the first two hold only if the caller's last checks of the
+ * retire counter (and of f->c's generation) do. Under the lock it is
+ * exact. */
+__attribute__((always_inline)) static inline int look(const mp_dict *d, stripe *s, const keyref *k,
+                                                      uint64_t seen, bool for_write, found *f)
 {
     if (mp__is_cleared(d, s))
         return LOOK_ABSENT;
-    table *t = atomic_load_explicit(&s->table, memory_order_acquire);
-    if (t == NULL)
+    uint64_t tw = atomic_load_explicit(&s->table, memory_order_acquire);
+    if (tw == 0)
         return LOOK_ABSENT;
-    uint64_t mask = t->mask;
-    if (!mp__ct_valid(&s->retired, seen))
-        return LOOK_RETRY;
+    table *t = mp__table_of(tw);
+    uint64_t mask = mp__table_mask(tw);
     for (uint64_t i = k->h & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
         uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_acquire);
         if (tag == MP__SLOT_EMPTY)
             return LOOK_ABSENT;
         if (tag != k->h)
             continue;
-        entry *e = atomic_load_explicit(&t->s[i].e, memory_order_acquire);
+        cell *c = atomic_load_explicit(&t->s[i].c, memory_order_acquire);
         if (!mp__ct_valid(&s->retired, seen))
             return LOOK_RETRY;
-        uint64_t klen = e->klen;
-        if (!mp__ct_valid(&s->retired, seen))
-            return LOOK_RETRY;
-        if (klen != k->len || !same_key(mp__entry_key(e), k->p, klen))
+        /* A writer's lookup asks for the line to write at once, rather
+         * than reading it shared and upgrading it for its lock. */
+        if (for_write)
+            __builtin_prefetch(c, 1, 3);
+        /* c is a cell (cells are never freed); is it still this slot's? */
+        uint64_t gen = atomic_load_explicit(&c->gen, memory_order_acquire);
+        uint64_t klen = c->klen;
+        uint32_t flags = c->flags;
+        const unsigned char *key = mp__cell_key(c, flags);
+        atomic_thread_fence(memory_order_acquire);
+        if (!(gen & 1) || atomic_load_explicit(&c->gen, memory_order_relaxed) != gen)
+            return LOOK_RETRY; /* being replaced or deleted */
+        if (klen != k->len || !same_key(key, k->p, klen))
             continue;
-        *out = e;
+        f->c = c;
+        f->gen = gen;
+        f->flags = flags;
         return LOOK_FOUND;
     }
     return LOOK_ABSENT;
 }
 
-/* What a read does with the entry it found: copy the value into a buffer
- * or a malloc'd block, nothing (contains), or note where it lives (the
- * first step of an in-place write). */
+/* still tells whether f's cell is still bound as it was found: checked
+ * after everything read from it. */
+static inline bool still(const found *f)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&f->c->gen, memory_order_relaxed) == f->gen;
+}
+
+/* What a read does with the key it found: copy the value into a buffer
+ * or a malloc'd block, nothing (contains), or note its cell (the first
+ * step of an in-place write). */
 enum { TAKE_NOTHING, TAKE_COPY, TAKE_ALLOC, TAKE_CELL };
 
 typedef struct {
     mp_dict *d;
     stripe *s;
     const keyref *k;
-    int how;       /* TAKE_* */
-    void *buf;     /* TAKE_COPY: the caller's buffer; TAKE_ALLOC: the copy */
-    size_t cap;    /* TAKE_COPY: its size */
-    size_t vlen;   /* the value's length */
-    cell *c;       /* TAKE_CELL: the value's cell, NULL if it has none */
-    uint64_t cgen; /* TAKE_CELL: the cell's generation while it is the key's */
+    int how;     /* TAKE_* */
+    void *buf;   /* TAKE_COPY: the caller's buffer; TAKE_ALLOC: the copy */
+    size_t cap;  /* TAKE_COPY: its size */
+    size_t vlen; /* the value's length */
+    found f;     /* TAKE_CELL: the key's cell */
 } reader;
 
 static void repair(mp_dict *d, stripe *s);
@@ -315,54 +337,52 @@ static void reader_repair(void *arg)
     repair(r->d, r->s);
 }
 
-static inline void copy_val(void *dst, entry *e, cell *c, size_t klen, uint64_t vlen)
-{
-    if (c != NULL) {
-        uint64_t x = atomic_load_explicit(&c->v8, memory_order_acquire);
-        memcpy(dst, &x, 8);
-    } else if (vlen > 0) {
-        memcpy(dst, mp__entry_key(e) + klen, vlen);
-    }
-}
-
 /* read_attempt is one try of a read (mp__ct_read): find the key, then
- * take what r->how says. A cell, once validated, can be read at any
- * time: cells are never freed while the dict lives. */
-static inline int read_attempt(void *arg, uint64_t seen)
+ * take what r->how says, checking the cell's generation and the retire
+ * counter before following its value's block. */
+__attribute__((always_inline)) static inline int read_attempt(void *arg, uint64_t seen)
 {
     reader *r = arg;
-    entry *e;
-    int rc = look(r->d, r->s, r->k, seen, &e);
+    found f;
+    int rc = look(r->d, r->s, r->k, seen, r->how == TAKE_CELL, &f);
     if (rc != LOOK_FOUND)
         return rc == LOOK_ABSENT ? MP_ENOENT : rc;
-    uint64_t vlen = e->vlen;
-    cell *c = e->c;
-    uint64_t cgen = e->cgen;
-    if (!mp__ct_valid(&r->s->retired, seen))
-        return LOOK_RETRY;
+    uint64_t word = atomic_load_explicit(&f.c->val, memory_order_acquire);
+    const unsigned char *bytes = (const unsigned char *)&word;
+    size_t vlen = 8;
+    if (f.flags & MP__CELL_VAL_OUT) {
+        blob *v = (blob *)(uintptr_t)word;
+        if (!still(&f) || !mp__ct_valid(&r->s->retired, seen))
+            return LOOK_RETRY;
+        vlen = v->len;
+        bytes = mp__blob_bytes(v);
+        if (!mp__ct_valid(&r->s->retired, seen))
+            return LOOK_RETRY;
+    }
     r->vlen = vlen;
     switch (r->how) {
     case TAKE_COPY:
         if (vlen > r->cap)
-            return MP_EMSGSIZE;
-        copy_val(r->buf, e, c, r->k->len, vlen);
+            return still(&f) ? MP_EMSGSIZE : LOOK_RETRY;
+        if (vlen > 0)
+            memcpy(r->buf, bytes, vlen);
         break;
     case TAKE_ALLOC:
         free(r->buf); /* an earlier try's copy */
         r->buf = malloc(vlen > 0 ? vlen : 1);
         if (r->buf == NULL)
             return MP_ENOMEM;
-        copy_val(r->buf, e, c, r->k->len, vlen);
+        if (vlen > 0)
+            memcpy(r->buf, bytes, vlen);
         break;
     case TAKE_CELL:
-        r->c = c;
-        r->cgen = cgen;
+        r->f = f;
         break;
     }
-    return 0;
+    return still(&f) ? 0 : LOOK_RETRY;
 }
 
-static inline int read_key(reader *r)
+__attribute__((always_inline)) static inline int read_key(reader *r)
 {
     return mp__ct_read(&r->s->lock, &r->s->retired, read_attempt, reader_repair, r);
 }
@@ -386,32 +406,35 @@ static inline void end_change(stripe *s)
 /* empty_stripe drops stripe s's table and applies clear generation g:
  * the physical half of a clear. The cells of its keys go back to the
  * free list, those it can lock at once; one locked by a writer (in
- * flight, or stopped) is left to it and leaks. Returns the table to free
- * with its entries. */
-static table *empty_stripe(stripe *s, uint64_t g)
+ * flight, or stopped) is left to it and leaks. Frees the table and the
+ * cells' blocks. */
+static void empty_stripe(stripe *s, uint64_t g)
 {
-    table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    table *t = mp__table_of(atomic_load_explicit(&s->table, memory_order_relaxed));
     begin_change(s);
-    atomic_store_explicit(&s->table, NULL, memory_order_release);
+    atomic_store_explicit(&s->table, 0, memory_order_release);
     atomic_store_explicit(&s->cleared, g, memory_order_release);
     atomic_store_explicit(&s->live, 0, memory_order_relaxed);
     s->used = 0;
     end_change(s);
+    mp__ct_retire(&s->retired);
     for (uint64_t i = 0; t != NULL && i <= t->mask; i++) {
         if (atomic_load_explicit(&t->s[i].tag, memory_order_relaxed) <= MP__SLOT_DEAD)
             continue;
-        entry *e = atomic_load_explicit(&t->s[i].e, memory_order_relaxed);
-        if (e->c == NULL || !mp__lock_tryacquire(&e->c->lock))
+        cell *c = atomic_load_explicit(&t->s[i].c, memory_order_relaxed);
+        if (!mp__lock_tryacquire(&c->lock))
             continue;
-        bool bound = atomic_load_explicit(&e->c->gen, memory_order_relaxed) == e->cgen;
-        if (bound)
-            cell_unbind(e->c);
-        mp__ct_unlock(&e->c->lock);
-        if (bound)
-            cell_free(s, e->c);
+        blob *kb = c->flags & MP__CELL_KEY_OUT ? c->key.out : NULL;
+        blob *vb = c->flags & MP__CELL_VAL_OUT
+                       ? (blob *)(uintptr_t)atomic_load_explicit(&c->val, memory_order_relaxed)
+                       : NULL;
+        cell_unbind(c);
+        mp__ct_unlock(&c->lock);
+        cell_free(s, c);
+        mp_shared_free(kb);
+        mp_shared_free(vb);
     }
-    mp__ct_retire(&s->retired);
-    return t;
+    free_table(t, false);
 }
 
 /* catch_up applies, under the lock, a clear that committed but did not
@@ -421,7 +444,7 @@ static void catch_up(mp_dict *d, stripe *s)
 {
     uint64_t g = atomic_load_explicit(&d->clear_gen, memory_order_acquire);
     if (atomic_load_explicit(&s->cleared, memory_order_relaxed) != g)
-        free_table(empty_stripe(s, g), true);
+        empty_stripe(s, g);
 }
 
 /* repair makes stripe s whole after its lock was taken from a dead
@@ -432,7 +455,7 @@ static void catch_up(mp_dict *d, stripe *s)
 static void repair(mp_dict *d, stripe *s)
 {
     catch_up(d, s);
-    table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    table *t = mp__table_of(atomic_load_explicit(&s->table, memory_order_relaxed));
     uint64_t live = 0, used = 0;
     for (uint64_t i = 0; t != NULL && i <= t->mask; i++) {
         uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_relaxed);
@@ -481,8 +504,8 @@ static int64_t locate(table *t, const keyref *k, uint64_t *ins)
         }
         if (tag != k->h)
             continue;
-        entry *e = atomic_load_explicit(&t->s[i].e, memory_order_relaxed);
-        if (e->klen == k->len && same_key(mp__entry_key(e), k->p, k->len))
+        cell *c = atomic_load_explicit(&t->s[i].c, memory_order_relaxed);
+        if (c->klen == k->len && same_key(mp__cell_key(c, c->flags), k->p, k->len))
             return (int64_t)i;
     }
 }
@@ -490,19 +513,25 @@ static int64_t locate(table *t, const keyref *k, uint64_t *ins)
 /* rebuild replaces stripe s's table by one sized for its live keys plus
  * one (at most half full), without the dead slots: filled completely,
  * then published by one store. *old gets the old table, to free (without
- * its entries, which moved) once the lock is released. Returns 0 or
+ * its cells' blocks, which stay) once the lock is released. Returns 0 or
  * MP_ENOMEM (nothing changed). */
 static int rebuild(stripe *s, table **old)
 {
-    table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    table *t = mp__table_of(atomic_load_explicit(&s->table, memory_order_relaxed));
     uint64_t live = atomic_load_explicit(&s->live, memory_order_relaxed);
     uint64_t cap = TABLE_MIN;
     while (cap < 2 * (live + 1))
         cap <<= 1;
-    table *n = mp_shared_calloc(1, sizeof(table) + cap * sizeof(slot));
-    if (n == NULL)
+    /* 64-byte aligned, so that the stripe's word has room for the size. */
+    void *block = mp_shared_calloc(1, sizeof(table) + cap * sizeof(slot) + 48);
+    if (block == NULL)
         return MP_ENOMEM;
+    table *n = (table *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     n->mask = cap - 1;
+    n->block = block;
+    unsigned log2cap = 0;
+    while ((UINT64_C(1) << log2cap) < cap)
+        log2cap++;
     uint64_t moved = 0;
     for (uint64_t i = 0; t != NULL && i <= t->mask; i++) {
         uint64_t tag = atomic_load_explicit(&t->s[i].tag, memory_order_relaxed);
@@ -511,11 +540,12 @@ static int rebuild(stripe *s, table **old)
         uint64_t j = tag & n->mask;
         while (atomic_load_explicit(&n->s[j].tag, memory_order_relaxed) != MP__SLOT_EMPTY)
             j = (j + 1) & n->mask;
-        atomic_init(&n->s[j].e, atomic_load_explicit(&t->s[i].e, memory_order_relaxed));
+        atomic_init(&n->s[j].c, atomic_load_explicit(&t->s[i].c, memory_order_relaxed));
         atomic_init(&n->s[j].tag, tag);
         moved++;
     }
-    atomic_store_explicit(&s->table, n, memory_order_release); /* the commit */
+    atomic_store_explicit(&s->table, (uint64_t)(uintptr_t)n | log2cap,
+                          memory_order_release); /* the commit */
     atomic_store_explicit(&s->live, moved, memory_order_relaxed);
     s->used = moved;
     mp__ct_retire(&s->retired);
@@ -523,119 +553,140 @@ static int rebuild(stripe *s, table **old)
     return 0;
 }
 
-/* Returned by apply and in_place when the change needs what they were
- * not given: a new entry, or the stripe's lock. */
-#define NEED_ENTRY  1
-#define NEED_STRIPE 2
+/* What a structural change leaves to free once the stripe is unlocked
+ * (after the retire bump that covers it). */
+typedef struct {
+    blob *key; /* a key block not used after all */
+    blob *val; /* an old value block, or one not used after all */
+    table *t;  /* a table replaced by a rebuild */
+} leftovers;
+
+/* put_value makes a same-kind change to cell c, whose lock the caller
+ * holds: in place, and an old value block to free. */
+static void put_value(stripe *s, cell *c, change *ch, leftovers *lo)
+{
+    uint64_t old = cell_store(c, change_word, ch);
+    if (ch->v != NULL) {
+        ch->v = NULL; /* published */
+        mp__ct_retire(&s->retired);
+        lo->val = (blob *)(uintptr_t)old;
+    }
+}
 
 /* apply makes change ch to key k in stripe s, whose lock the caller
- * holds. *fresh is a new entry for k holding the value to set (or, for 8
- * bytes, nothing yet), or NULL on a first try that needs none; apply sets
- * *fresh to NULL when it publishes it. What the change unpublished goes
- * to *drop_e and *drop_t, for the caller to free after unlocking.
- * Returns 0, NEED_ENTRY, MP_EVALUE (add on a value of another size),
- * MP_ENOMEM (no room for a table or a cell) or MP_ETIMEDOUT (the key's
- * cell stayed locked); nothing changed unless 0. */
-static int apply(mp_dict *d, stripe *s, const keyref *k, change *ch, entry **fresh, entry **drop_e,
-                 table **drop_t, mp__ct_bound *b)
+ * holds; *kb is the key's block for a long key (made before the lock),
+ * taken when a new cell uses it. Returns 0, MP_EVALUE (add to a value
+ * that is not 8 bytes), MP_ENOMEM (no room for a table or a cell) or
+ * MP_ETIMEDOUT (the key's cell stayed locked); nothing changed unless 0. */
+static int apply(mp_dict *d, stripe *s, const keyref *k, change *ch, blob **kb, leftovers *lo,
+                 mp__ct_bound *b)
 {
-    table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    table *t = mp__table_of(atomic_load_explicit(&s->table, memory_order_relaxed));
     uint64_t at = 0;
     int64_t i = t != NULL ? locate(t, k, &at) : -1;
-    entry *e = i >= 0 ? atomic_load_explicit(&t->s[i].e, memory_order_relaxed) : NULL;
+    cell *c = i >= 0 ? atomic_load_explicit(&t->s[i].c, memory_order_relaxed) : NULL;
     int rc;
-    if (e != NULL && e->c != NULL && (ch->add || ch->vlen == 8)) {
-        /* Under the stripe's lock a published entry's cell is bound. */
-        if ((rc = mp__cell_lock(e->c, b)) == MP_ETIMEDOUT)
-            return rc;
-        cell_write(e->c, ch);
-        mp__ct_unlock(&e->c->lock);
+    if (c != NULL && ch->add && (c->flags & MP__CELL_VAL_OUT))
+        return MP_EVALUE;
+    /* Under the stripe's lock, a published cell is bound. */
+    if (c != NULL && (rc = mp__cell_lock(c, b)) == MP_ETIMEDOUT)
+        return rc;
+    if (c != NULL && change_fits(ch, c->flags)) {
+        put_value(s, c, ch, lo);
+        mp__ct_unlock(&c->lock);
         return 0;
     }
-    if (e != NULL && ch->add)
-        return MP_EVALUE;
-    if (*fresh == NULL)
-        return NEED_ENTRY;
-    entry *n = *fresh;
-    if (e == NULL && (t == NULL || (atomic_load_explicit(&t->s[at].tag, memory_order_relaxed) ==
+    /* A new cell: a new key, or a value changing kind. */
+    if (c == NULL && (t == NULL || (atomic_load_explicit(&t->s[at].tag, memory_order_relaxed) ==
                                         MP__SLOT_EMPTY &&
                                     (s->used + 1) * LOAD_DEN > (t->mask + 1) * LOAD_NUM))) {
-        if ((rc = rebuild(s, drop_t)) != 0)
+        if ((rc = rebuild(s, &lo->t)) != 0)
             return rc;
-        t = atomic_load_explicit(&s->table, memory_order_relaxed);
+        t = mp__table_of(atomic_load_explicit(&s->table, memory_order_relaxed));
         (void)locate(t, k, &at);
     }
-    if (n->vlen == 8) {
-        cell *c = cell_take(s);
-        if (c == NULL)
-            return MP_ENOMEM;
-        cell_bind(c, n, change_bytes(ch));
-    } else if (e != NULL && e->c != NULL && (rc = mp__cell_lock(e->c, b)) == MP_ETIMEDOUT) {
-        return rc; /* the old value's cell, unbound below */
+    cell *n = cell_take(s);
+    if (n == NULL) {
+        if (c != NULL)
+            mp__ct_unlock(&c->lock);
+        return MP_ENOMEM;
     }
-    if (ch->add)
-        ch->result = ch->delta;
+    blob *key = NULL;
+    if (k->len > MP__KEY_INLINE)
+        key = c != NULL ? c->key.out : *kb; /* an old cell hands its key on */
+    if (key == *kb)
+        *kb = NULL;
+    uint64_t x = change_word(0, ch);
+    uint64_t seq =
+        c != NULL ? c->seq : atomic_fetch_add_explicit(&d->next_seq, 1, memory_order_relaxed);
+    cell_bind(n, k, key, ch->v != NULL ? 0 : x, ch->v, seq);
+    ch->v = NULL; /* published with n */
     begin_change(s);
-    if (e != NULL) {
-        n->seq = e->seq; /* a key keeps its place in the order */
-        atomic_store_explicit(&t->s[i].e, n, memory_order_release); /* the commit */
+    if (c != NULL) {
+        atomic_store_explicit(&t->s[i].c, n, memory_order_release); /* the commit */
     } else {
-        n->seq = atomic_fetch_add_explicit(&d->next_seq, 1, memory_order_relaxed);
         bool was_empty =
             atomic_load_explicit(&t->s[at].tag, memory_order_relaxed) == MP__SLOT_EMPTY;
-        atomic_store_explicit(&t->s[at].e, n, memory_order_relaxed);
+        atomic_store_explicit(&t->s[at].c, n, memory_order_relaxed);
         atomic_store_explicit(&t->s[at].tag, k->h, memory_order_release); /* the commit */
         atomic_store_explicit(&s->live, atomic_load_explicit(&s->live, memory_order_relaxed) + 1,
                               memory_order_relaxed);
         s->used += was_empty;
     }
     end_change(s);
-    *fresh = NULL;
-    if (e != NULL) {
-        if (e->c != NULL) {
-            cell_unbind(e->c);
-            mp__ct_unlock(&e->c->lock);
-            cell_free(s, e->c);
-        }
+    if (c != NULL) {
+        blob *old = c->flags & MP__CELL_VAL_OUT
+                        ? (blob *)(uintptr_t)atomic_load_explicit(&c->val, memory_order_relaxed)
+                        : NULL;
+        cell_unbind(c);
+        mp__ct_unlock(&c->lock);
+        cell_free(s, c);
         mp__ct_retire(&s->retired);
-        *drop_e = e;
+        lo->val = old;
     }
     return 0;
 }
 
-/* still_bound tells, for a writer that took cell c's lock from a dead
- * holder, whether c is still the value of a published entry of key k
- * (a structural writer killed between its commit and the unbinding
- * leaves it bound to an entry nobody can reach). */
-static bool still_bound(mp_dict *d, stripe *s, const keyref *k, cell *c, uint64_t cgen)
+/* still_published tells, for a writer that took cell c's lock from a dead
+ * holder, whether c is still the published cell of key k (a structural
+ * writer killed between its commit and the unbinding leaves it bound to a
+ * key no slot leads to it for). */
+static bool still_published(mp_dict *d, stripe *s, const keyref *k, const found *f)
 {
-    reader r = {d, s, k, TAKE_CELL, NULL, 0, 0, NULL, 0};
-    return read_key(&r) == 0 && r.c == c && r.cgen == cgen;
+    reader r = {d, s, k, TAKE_CELL, NULL, 0, 0, {NULL, 0, 0}};
+    return read_key(&r) == 0 && r.f.c == f->c && r.f.gen == f->gen;
 }
 
-/* in_place makes an 8-byte change (set or add) to the key's cell, found
- * without a lock, taking only the cell's lock. Returns 0, MP_EVALUE (add
- * to a value of another size), MP_ETIMEDOUT (the cell stayed locked), or
- * NEED_STRIPE (no such key, or a set that changes the value's size). */
-static int in_place(mp_dict *d, stripe *s, const keyref *k, change *ch, mp__ct_bound *b)
+/* Returned by in_place when the change needs the stripe's lock: the key
+ * is missing, or its value changes kind. */
+#define NEED_STRIPE 1
+
+/* in_place makes a change that keeps the value's kind to the key's cell,
+ * found without a lock, taking only the cell's lock. Returns 0, MP_EVALUE
+ * (add to a value that is not 8 bytes), MP_ETIMEDOUT (the cell stayed
+ * locked), or NEED_STRIPE. *lo gets an old value block to free. */
+static int in_place(mp_dict *d, stripe *s, const keyref *k, change *ch, mp__ct_bound *b,
+                    leftovers *lo)
 {
     for (;;) {
-        reader r = {d, s, k, TAKE_CELL, NULL, 0, 0, NULL, 0};
+        reader r = {d, s, k, TAKE_CELL, NULL, 0, 0, {NULL, 0, 0}};
         if (read_key(&r) == MP_ENOENT)
             return NEED_STRIPE;
-        if (r.c == NULL)
-            return ch->add ? MP_EVALUE : NEED_STRIPE;
-        int rc = mp__cell_lock(r.c, b);
+        if (ch->add && (r.f.flags & MP__CELL_VAL_OUT))
+            return MP_EVALUE;
+        if (!change_fits(ch, r.f.flags))
+            return NEED_STRIPE;
+        int rc = mp__cell_lock(r.f.c, b);
         if (rc == MP_ETIMEDOUT)
             return rc;
-        bool mine = atomic_load_explicit(&r.c->gen, memory_order_acquire) == r.cgen;
-        if (mine && rc == MP_EOWNERDEAD && !still_bound(d, s, k, r.c, r.cgen)) {
-            cell_unbind(r.c); /* an orphan: leaks, and nobody trusts it again */
+        bool mine = atomic_load_explicit(&r.f.c->gen, memory_order_acquire) == r.f.gen;
+        if (mine && rc == MP_EOWNERDEAD && !still_published(d, s, k, &r.f)) {
+            cell_unbind(r.f.c); /* an orphan: leaks, and nobody trusts it again */
             mine = false;
         }
         if (mine)
-            cell_write(r.c, ch);
-        mp__ct_unlock(&r.c->lock);
+            put_value(s, r.f.c, ch, lo);
+        mp__ct_unlock(&r.f.c->lock);
         if (mine)
             return 0;
         /* The cell left the key meanwhile: look again. */
@@ -643,32 +694,33 @@ static int in_place(mp_dict *d, stripe *s, const keyref *k, change *ch, mp__ct_b
 }
 
 /* upsert makes change ch to key k within timeout: in place when the key
- * holds 8 bytes and stays so, else under the stripe's lock with a new
- * entry built before it. */
+ * is there and its value keeps its kind, else under the stripe's lock
+ * with the blocks it needs made before it. */
 static int upsert(mp_dict *d, const keyref *k, change *ch, double timeout)
 {
     stripe *s = stripe_of(d, k->h);
     mp__ct_bound b = mp__ct_bound_of(timeout);
-    entry *fresh = NULL, *drop_e = NULL;
-    table *drop_t = NULL;
+    leftovers lo = {NULL, NULL, NULL};
+    blob *kb = NULL;
     int rc;
-    if (ch->add || ch->vlen == 8) {
-        rc = in_place(d, s, k, ch, &b);
-        if (rc != NEED_STRIPE)
-            return rc;
-    }
-    fresh = ch->add ? entry_new(k, NULL, 8) : entry_new(k, ch->val, ch->vlen);
-    if (fresh == NULL)
+    if (!ch->add && ch->vlen != 8 && (ch->v = mp__blob_new(ch->val, ch->vlen)) == NULL)
         return MP_ENOMEM;
-    if ((rc = mp__dict_wlock(d, s, &b)) != 0) {
-        mp_shared_free(fresh);
-        return rc;
+    rc = in_place(d, s, k, ch, &b, &lo);
+    if (rc != NEED_STRIPE)
+        goto out_free;
+    if (k->len > MP__KEY_INLINE && (kb = mp__blob_new(k->p, k->len)) == NULL) {
+        rc = MP_ENOMEM;
+        goto out_free;
     }
-    rc = apply(d, s, k, ch, &fresh, &drop_e, &drop_t, &b);
+    if ((rc = mp__dict_wlock(d, s, &b)) != 0)
+        goto out_free;
+    rc = apply(d, s, k, ch, &kb, &lo, &b);
     mp__ct_unlock(&s->lock);
-    mp_shared_free(fresh); /* NULL once published */
-    mp_shared_free(drop_e);
-    free_table(drop_t, false);
+out_free:
+    mp_shared_free(ch->v); /* NULL once published */
+    mp_shared_free(kb);
+    mp_shared_free(lo.val);
+    free_table(lo.t, false);
     return rc;
 }
 
@@ -711,7 +763,7 @@ MP_EXTERN void mp_dict_free(mp_dict *d)
         return;
     for (unsigned i = 0; i < MP__DICT_STRIPES; i++) {
         stripe *s = &d->st[i];
-        free_table(atomic_load_explicit(&s->table, memory_order_relaxed), true);
+        free_table(mp__table_of(atomic_load_explicit(&s->table, memory_order_relaxed)), true);
         for (mp__chunk *ch = s->chunks, *next; ch != NULL; ch = next) {
             next = ch->next;
             mp_shared_free(ch->block);
@@ -762,7 +814,7 @@ MP_EXTERN int mp_dict_get(mp_dict *d, const void *key, size_t klen, void *buf, s
     if (!mp__dict_valid(d) || vlen == NULL || (key == NULL && klen > 0) || (buf == NULL && cap > 0))
         return MP_EINVAL;
     keyref k = key_of(d, key, klen);
-    reader r = {d, stripe_of(d, k.h), &k, TAKE_COPY, buf, cap, 0, NULL, 0};
+    reader r = {d, stripe_of(d, k.h), &k, TAKE_COPY, buf, cap, 0, {NULL, 0, 0}};
     int rc = read_key(&r);
     if (rc == 0 || rc == MP_EMSGSIZE)
         *vlen = r.vlen;
@@ -774,7 +826,7 @@ MP_EXTERN int mp_dict_get_alloc(mp_dict *d, const void *key, size_t klen, void *
     if (!mp__dict_valid(d) || val == NULL || vlen == NULL || (key == NULL && klen > 0))
         return MP_EINVAL;
     keyref k = key_of(d, key, klen);
-    reader r = {d, stripe_of(d, k.h), &k, TAKE_ALLOC, NULL, 0, 0, NULL, 0};
+    reader r = {d, stripe_of(d, k.h), &k, TAKE_ALLOC, NULL, 0, 0, {NULL, 0, 0}};
     int rc = read_key(&r);
     if (rc != 0) {
         free(r.buf); /* a failed try's copy */
@@ -790,7 +842,7 @@ MP_EXTERN bool mp_dict_contains(mp_dict *d, const void *key, size_t klen)
     if (!mp__dict_valid(d) || (key == NULL && klen > 0))
         return false;
     keyref k = key_of(d, key, klen);
-    reader r = {d, stripe_of(d, k.h), &k, TAKE_NOTHING, NULL, 0, 0, NULL, 0};
+    reader r = {d, stripe_of(d, k.h), &k, TAKE_NOTHING, NULL, 0, 0, {NULL, 0, 0}};
     return read_key(&r) == 0;
 }
 
@@ -804,11 +856,11 @@ MP_EXTERN int mp_dict_del_timed(mp_dict *d, const void *key, size_t klen, double
     int rc = mp__dict_wlock(d, s, &b);
     if (rc != 0)
         return rc;
-    table *t = atomic_load_explicit(&s->table, memory_order_relaxed);
+    table *t = mp__table_of(atomic_load_explicit(&s->table, memory_order_relaxed));
     uint64_t at;
     int64_t i = t != NULL ? locate(t, &k, &at) : -1;
-    entry *e = i >= 0 ? atomic_load_explicit(&t->s[i].e, memory_order_relaxed) : NULL;
-    rc = e == NULL ? MP_ENOENT : e->c != NULL ? mp__cell_lock(e->c, &b) : 0;
+    cell *c = i >= 0 ? atomic_load_explicit(&t->s[i].c, memory_order_relaxed) : NULL;
+    rc = c == NULL ? MP_ENOENT : mp__cell_lock(c, &b);
     if (rc == MP_ENOENT || rc == MP_ETIMEDOUT) {
         mp__ct_unlock(&s->lock);
         return rc;
@@ -818,14 +870,17 @@ MP_EXTERN int mp_dict_del_timed(mp_dict *d, const void *key, size_t klen, double
     atomic_store_explicit(&s->live, atomic_load_explicit(&s->live, memory_order_relaxed) - 1,
                           memory_order_relaxed);
     end_change(s);
-    if (e->c != NULL) {
-        cell_unbind(e->c);
-        mp__ct_unlock(&e->c->lock);
-        cell_free(s, e->c);
-    }
+    blob *kb = c->flags & MP__CELL_KEY_OUT ? c->key.out : NULL;
+    blob *vb = c->flags & MP__CELL_VAL_OUT
+                   ? (blob *)(uintptr_t)atomic_load_explicit(&c->val, memory_order_relaxed)
+                   : NULL;
+    cell_unbind(c);
+    mp__ct_unlock(&c->lock);
+    cell_free(s, c);
     mp__ct_retire(&s->retired);
     mp__ct_unlock(&s->lock);
-    mp_shared_free(e);
+    mp_shared_free(kb);
+    mp_shared_free(vb);
     return 0;
 }
 
@@ -863,13 +918,10 @@ MP_EXTERN int mp_dict_clear_timed(mp_dict *d, double timeout)
     }
     uint64_t g = atomic_load_explicit(&d->clear_gen, memory_order_relaxed) + 1;
     atomic_store_explicit(&d->clear_gen, g, memory_order_release); /* the commit */
-    table *old[MP__DICT_STRIPES];
-    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
-        old[i] = empty_stripe(&d->st[i], g);
-    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
+    for (unsigned i = 0; i < MP__DICT_STRIPES; i++) {
+        empty_stripe(&d->st[i], g);
         mp__ct_unlock(&d->st[i].lock);
-    for (unsigned i = 0; i < MP__DICT_STRIPES; i++)
-        free_table(old[i], true);
+    }
     return 0;
 }
 

@@ -3,8 +3,8 @@
  * order.
  *
  * A pass notes every stripe's retire and change counters, copies every
- * key and value (noting the version and value of each 8-byte value's
- * cell), then reads all of them again. If nothing moved, every copied
+ * key and value (noting the version and value word of each key's cell),
+ * then reads all of them again. If nothing moved, every copied
  * value was current from the moment it was copied to the moment it was
  * checked again; all copies come before all checks, so there is one
  * moment at which the whole copy was the dict's state.
@@ -39,7 +39,9 @@ typedef struct {
     uint64_t vlen; /* value bytes */
 } rec;
 
-/* A cell a pass read: its version and value then, to compare at the end. */
+/* A cell a pass read: its version and value word then, to compare at the
+ * end (an in-place write changes both; one stopped half-way changes at
+ * most the word). */
 typedef struct {
     mp__cell *c;  /* the cell */
     uint64_t ver; /* its version when its value was copied */
@@ -102,25 +104,24 @@ static bool reserve(snap *sn, size_t more)
 
 /* stripe_words appends to sn->fp the words a structural commit of stripe
  * s could change: its clear generation, its table pointer and size, and
- * every slot's tag and entry pointer. Returns 0, MP__CT_RETRY (the table
- * was freed under it) or MP_ENOMEM. */
-static int stripe_words(mp__stripe *s, uint64_t seen, snap *sn)
+ * every slot's tag and cell pointer (all within the table the word names,
+ * freed or not). Returns 0 or MP_ENOMEM. */
+static int stripe_words(mp__stripe *s, snap *sn)
 {
-    mp__table *t = atomic_load_explicit(&s->table, memory_order_acquire);
-    uint64_t slots = t != NULL ? t->mask + 1 : 0;
-    if (!mp__ct_valid(&s->retired, seen))
-        return MP__CT_RETRY;
+    uint64_t tw = atomic_load_explicit(&s->table, memory_order_acquire);
+    mp__table *t = mp__table_of(tw);
+    uint64_t slots = tw != 0 ? mp__table_mask(tw) + 1 : 0;
     size_t n = 3 + 2 * (size_t)slots;
     for (size_t i = 0; i < n; i++)
         if (!grow((void **)&sn->fp, sn->nfp + i, &sn->fp_cap, sizeof *sn->fp))
             return MP_ENOMEM;
     uint64_t *w = sn->fp + sn->nfp;
     w[0] = atomic_load_explicit(&s->cleared, memory_order_acquire);
-    w[1] = (uint64_t)(uintptr_t)t;
+    w[1] = tw;
     w[2] = slots;
     for (uint64_t i = 0; i < slots; i++) {
         w[3 + 2 * i] = atomic_load_explicit(&t->s[i].tag, memory_order_acquire);
-        w[4 + 2 * i] = (uint64_t)(uintptr_t)atomic_load_explicit(&t->s[i].e, memory_order_acquire);
+        w[4 + 2 * i] = (uint64_t)(uintptr_t)atomic_load_explicit(&t->s[i].c, memory_order_acquire);
     }
     sn->nfp += n;
     return 0;
@@ -132,62 +133,73 @@ static int stripe_words(mp__stripe *s, uint64_t seen, snap *sn)
 static bool same_words(mp__stripe *s, const snap *sn, size_t at)
 {
     const uint64_t *w = sn->fp + at;
-    mp__table *t = (mp__table *)(uintptr_t)w[1];
+    mp__table *t = mp__table_of(w[1]);
     if (atomic_load_explicit(&s->cleared, memory_order_acquire) != w[0] ||
-        atomic_load_explicit(&s->table, memory_order_acquire) != t)
+        atomic_load_explicit(&s->table, memory_order_acquire) != w[1])
         return false;
     for (uint64_t i = 0; i < w[2]; i++)
         if (atomic_load_explicit(&t->s[i].tag, memory_order_acquire) != w[3 + 2 * i] ||
-            (uint64_t)(uintptr_t)atomic_load_explicit(&t->s[i].e, memory_order_acquire) !=
+            (uint64_t)(uintptr_t)atomic_load_explicit(&t->s[i].c, memory_order_acquire) !=
                 w[4 + 2 * i])
             return false;
     return true;
 }
 
 /* copy_stripe appends stripe s's keys and values to sn, as of clear
- * generation g, each pointer and length validated before it is followed;
- * for a stripe with a write in flight (in_flight) it notes its words
- * first. Returns 0, MP__CT_RETRY (memory was freed under it) or
- * MP_ENOMEM. */
+ * generation g, each pointer validated before it is followed (the retire
+ * counter for the table and blocks, each cell's generation for the
+ * cell); for a stripe with a write in flight (in_flight) it notes its
+ * words first. Returns 0, MP__CT_RETRY (memory was freed or a cell
+ * changed hands under it) or MP_ENOMEM. */
 static int copy_stripe(mp__stripe *s, uint64_t g, uint64_t seen, bool in_flight, snap *sn)
 {
-    int rc = in_flight ? stripe_words(s, seen, sn) : 0;
+    int rc = in_flight ? stripe_words(s, sn) : 0;
     if (rc != 0)
         return rc;
     if (atomic_load_explicit(&s->cleared, memory_order_acquire) != g)
         return 0;
-    mp__table *t = atomic_load_explicit(&s->table, memory_order_acquire);
-    if (t == NULL)
+    uint64_t tw = atomic_load_explicit(&s->table, memory_order_acquire);
+    if (tw == 0)
         return 0;
-    uint64_t mask = t->mask;
-    if (!mp__ct_valid(&s->retired, seen))
-        return MP__CT_RETRY;
+    mp__table *t = mp__table_of(tw);
+    uint64_t mask = mp__table_mask(tw);
     for (uint64_t i = 0; i <= mask; i++) {
         if (atomic_load_explicit(&t->s[i].tag, memory_order_acquire) <= MP__SLOT_DEAD)
             continue;
-        mp__entry *e = atomic_load_explicit(&t->s[i].e, memory_order_acquire);
+        mp__cell *c = atomic_load_explicit(&t->s[i].c, memory_order_acquire);
         if (!mp__ct_valid(&s->retired, seen))
             return MP__CT_RETRY;
-        rec r = {e->seq, e->klen, e->vlen};
-        mp__cell *c = e->c;
-        if (!mp__ct_valid(&s->retired, seen))
+        uint64_t gen = atomic_load_explicit(&c->gen, memory_order_acquire);
+        rec r = {c->seq, c->klen, 8};
+        uint32_t flags = c->flags;
+        uint64_t ver = atomic_load_explicit(&c->ver, memory_order_acquire);
+        uint64_t word = atomic_load_explicit(&c->val, memory_order_acquire);
+        const unsigned char *key = mp__cell_key(c, flags);
+        atomic_thread_fence(memory_order_acquire);
+        if (!(gen & 1) || atomic_load_explicit(&c->gen, memory_order_relaxed) != gen)
             return MP__CT_RETRY;
+        const unsigned char *val = (const unsigned char *)&word;
+        if (flags & MP__CELL_VAL_OUT) {
+            mp__blob *v = (mp__blob *)(uintptr_t)word;
+            if (!mp__ct_valid(&s->retired, seen))
+                return MP__CT_RETRY;
+            r.vlen = v->len;
+            val = mp__blob_bytes(v);
+            if (!mp__ct_valid(&s->retired, seen))
+                return MP__CT_RETRY;
+        }
         size_t kp = pad8(r.klen), vp = pad8(r.vlen);
-        if (!reserve(sn, sizeof r + kp + vp))
+        if (!reserve(sn, sizeof r + kp + vp) ||
+            !grow((void **)&sn->cells, sn->ncells, &sn->cells_cap, sizeof *sn->cells))
             return MP_ENOMEM;
         unsigned char *out = sn->buf + sn->len;
         memcpy(out, &r, sizeof r);
-        memcpy(out + sizeof r, mp__entry_key(e), r.klen);
-        if (c != NULL) {
-            if (!grow((void **)&sn->cells, sn->ncells, &sn->cells_cap, sizeof *sn->cells))
-                return MP_ENOMEM;
-            uint64_t ver = atomic_load_explicit(&c->ver, memory_order_acquire);
-            uint64_t x = atomic_load_explicit(&c->v8, memory_order_acquire);
-            memcpy(out + sizeof r + kp, &x, 8);
-            sn->cells[sn->ncells++] = (seen_cell){c, ver, x};
-        } else {
-            memcpy(out + sizeof r + kp, mp__entry_key(e) + r.klen, r.vlen);
-        }
+        memcpy(out + sizeof r, key, r.klen);
+        memcpy(out + sizeof r + kp, val, r.vlen);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&c->gen, memory_order_relaxed) != gen)
+            return MP__CT_RETRY;
+        sn->cells[sn->ncells++] = (seen_cell){c, ver, word};
         sn->len += sizeof r + kp + vp;
         sn->n++;
     }
@@ -282,7 +294,7 @@ static int snap_take(mp_dict *d, mp__ct_bound *b, snap *sn)
         for (size_t i = 0; i < sn->ncells; i++) {
             seen_cell *sc = &sn->cells[i];
             if (atomic_load_explicit(&sc->c->ver, memory_order_relaxed) != sc->ver ||
-                atomic_load_explicit(&sc->c->v8, memory_order_relaxed) != sc->v8)
+                atomic_load_explicit(&sc->c->val, memory_order_relaxed) != sc->v8)
                 sn->cells[stuck++] = *sc;
         }
         if (moved == 0 && stuck == 0) {

@@ -36,12 +36,7 @@
 #define LIST_MAGIC 0x31307473696c7066ULL /* "fplist01" */
 #define ARRAY_MIN  8                     /* slots of a list's first array */
 
-typedef struct {
-    uint64_t len; /* bytes */
-    uint64_t pad; /* keeps the bytes 16-byte aligned */
-    /* the bytes */
-} item;
-_Static_assert(sizeof(item) == 16, "item header");
+typedef mp__blob item;
 
 typedef struct {
     _Atomic uint64_t len; /* items in use: the commit of an append or a pop */
@@ -83,21 +78,7 @@ static inline bool norm(ptrdiff_t i, uint64_t n, uint64_t *at)
 
 static inline unsigned char *item_bytes(item *it)
 {
-    return (unsigned char *)(it + 1);
-}
-
-static item *item_new(const void *val, size_t len)
-{
-    if (len > SIZE_MAX - sizeof(item))
-        return NULL;
-    item *it = mp_shared_malloc(sizeof(item) + len);
-    if (it == NULL)
-        return NULL;
-    it->len = len;
-    it->pad = 0;
-    if (len > 0)
-        memcpy(item_bytes(it), val, len);
-    return it;
+    return mp__blob_bytes(it);
 }
 
 /* array_new makes an array of cap slots holding the first n references of
@@ -231,7 +212,7 @@ MP_EXTERN int mp_list_append_timed(mp_list *l, const void *val, size_t len, doub
 {
     if (!valid_list(l) || (val == NULL && len > 0) || isnan(timeout))
         return MP_EINVAL;
-    item *it = item_new(val, len);
+    item *it = mp__blob_new(val, len);
     if (it == NULL)
         return MP_ENOMEM;
     mp__ct_bound b = mp__ct_bound_of(timeout);
@@ -270,7 +251,7 @@ MP_EXTERN int mp_list_set_timed(mp_list *l, ptrdiff_t i, const void *val, size_t
 {
     if (!valid_list(l) || (val == NULL && len > 0) || isnan(timeout))
         return MP_EINVAL;
-    item *it = item_new(val, len);
+    item *it = mp__blob_new(val, len);
     if (it == NULL)
         return MP_ENOMEM;
     mp__ct_bound b = mp__ct_bound_of(timeout);
