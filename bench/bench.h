@@ -12,6 +12,7 @@
 #endif
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,6 +68,43 @@ static inline long bench_argl(int argc, char **argv, const char *key, long def)
 static inline const char *bench_mode(int argc, char **argv)
 {
     return argc > 1 ? argv[1] : "";
+}
+
+/* CPU placement: with `cpus=A,B,...` every worker process bench_ops and
+ * the programs that call bench_place start is pinned, the i-th to the
+ * i-th CPU of the list (cycling), so a figure says "two cores" or "one
+ * core" instead of leaving it to the scheduler. Without it nothing is
+ * pinned. */
+static int bench_cpu_list[64];
+static int bench_ncpus;
+
+/* bench_cpus reads `cpus=` from the arguments (call it once, in main). */
+static inline void bench_cpus(int argc, char **argv)
+{
+    const char *v = bench_arg(argc, argv, "cpus", NULL);
+    bench_ncpus = 0;
+    while (v != NULL && *v != '\0' && bench_ncpus < 64) {
+        char *end;
+        long c = strtol(v, &end, 10);
+        if (end == v || c < 0 || c >= CPU_SETSIZE)
+            bench_die("cpus=", -EINVAL);
+        bench_cpu_list[bench_ncpus++] = (int)c;
+        v = *end == ',' ? end + 1 : end;
+    }
+}
+
+/* bench_place pins the calling process as worker number index; a CPU
+ * that does not exist here fails the run (status 2) rather than
+ * measuring something else. */
+static inline void bench_place(int index)
+{
+    if (bench_ncpus == 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(bench_cpu_list[index % bench_ncpus], &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        bench_die("sched_setaffinity", -errno);
 }
 
 /* bench_result prints one measurement in the runner's format. */
@@ -317,9 +355,25 @@ typedef struct {
     double seconds;
 } bench_ops_ctx;
 
+/* The index of the worker process bench_ops runs an op in (-1 outside
+ * one), for ops that keep per-process state such as a random sequence:
+ * getpid() is a system call, too slow to ask on every operation. */
+static int bench_worker = -1;
+
+/* bench_warm, when set, runs in every worker of bench_ops before the start
+ * gate, on the op's context: a program whose op touches much shared
+ * memory walks it there, so that the measurement does not count the page
+ * faults of a freshly forked process meeting a shared mapping (its page
+ * tables start empty) but the steady state. Non-zero fails the run. */
+static int (*bench_warm)(void *ctx);
+
 static inline int bench_ops_child(void *arg, int i)
 {
     bench_ops_ctx *o = (bench_ops_ctx *)arg;
+    bench_worker = i;
+    bench_place(i);
+    if (bench_warm != NULL && bench_warm(o->ctx) != 0)
+        return 3;
     bench_gate_wait(&o->gate);
     double t0 = bench_now(), t1 = t0;
     long n = 0;

@@ -5,6 +5,7 @@ the C programs, and prints `RESULT <figure> cpython <value> <unit>`. Every
 script uses the fork start method, the one libmp's model matches.
 """
 import multiprocessing as mp
+import os
 import sys
 import time
 
@@ -102,7 +103,20 @@ def timed_loop(seconds, step, batch=16):
             return (t1 - t0) / n
 
 
-def _ops_child(op, gate, seconds, i, counts, ends):
+def cpus(kv):
+    """The CPU list of `cpus=A,B,...` (bench_cpus in bench.h), or None."""
+    v = kv.get("cpus")
+    return [int(c) for c in v.split(",")] if v else None
+
+
+def place(cpu_list, i):
+    """Pin this process as worker i (bench_place in bench.h)."""
+    if cpu_list:
+        os.sched_setaffinity(0, {cpu_list[i % len(cpu_list)]})
+
+
+def _ops_child(op, gate, seconds, i, counts, ends, cpu_list):
+    place(cpu_list, i)
     gate.wait()
     n = 0
     t0 = time.monotonic()
@@ -117,13 +131,14 @@ def _ops_child(op, gate, seconds, i, counts, ends):
     ends[i] = t1
 
 
-def ops(procs, seconds, op):
+def ops(procs, seconds, op, cpu_list=None):
     """op() in a loop in `procs` processes at once; operations per second
-    over all of them (bench_ops in bench.h)."""
+    over all of them (bench_ops in bench.h). cpu_list pins worker i to
+    cpu_list[i % len]."""
     gate = Gate()
     counts = CTX.RawArray("q", procs)
     ends = CTX.RawArray("d", procs)
-    ps = [CTX.Process(target=_ops_child, args=(op, gate, seconds, i, counts, ends))
+    ps = [CTX.Process(target=_ops_child, args=(op, gate, seconds, i, counts, ends, cpu_list))
           for i in range(procs)]
     for p in ps:
         p.start()
