@@ -175,7 +175,8 @@ static int cmp_seen_key(const void *a, const void *b)
 static int no_key_twice(seen *s)
 {
     seen_item *copy = malloc((s->n ? s->n : 1) * sizeof *copy);
-    memcpy(copy, s->v, s->n * sizeof *copy);
+    if (s->n > 0)
+        memcpy(copy, s->v, s->n * sizeof *copy);
     qsort(copy, s->n, sizeof *copy, cmp_seen_key);
     int rc = 0;
     for (size_t i = 1; i < s->n && rc == 0; i++)

@@ -237,7 +237,8 @@ static int add_cells(snap *sn, size_t n)
             return MP_ENOMEM;
         sn->held[sn->nheld++] = sn->cells[i].c;
     }
-    qsort(sn->held, sn->nheld, sizeof *sn->held, by_address);
+    if (sn->nheld > 1) /* qsort's base may not be NULL, even for nothing */
+        qsort(sn->held, sn->nheld, sizeof *sn->held, by_address);
     size_t u = 0;
     for (size_t i = 0; i < sn->nheld; i++)
         if (u == 0 || sn->held[u - 1] != sn->held[i])
