@@ -360,6 +360,22 @@ typedef struct {
  * getpid() is a system call, too slow to ask on every operation. */
 static int bench_worker = -1;
 
+/* bench_rand returns the next number of an xorshift64* sequence kept in
+ * *state, which it seeds for the calling worker the first time (*owner
+ * remembers for which: a context copied by fork starts over in each
+ * worker, so two workers draw different keys). */
+static inline uint64_t bench_rand(uint64_t *state, int *owner)
+{
+    if (*owner != bench_worker + 1) {
+        *owner = bench_worker + 1;
+        *state = 0x9e3779b97f4a7c15ULL * (uint64_t)*owner;
+    }
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 0x2545f4914f6cdd1dULL;
+}
+
 /* bench_warm, when set, runs in every worker of bench_ops before the start
  * gate, on the op's context: a program whose op touches much shared
  * memory walks it there, so that the measurement does not count the page

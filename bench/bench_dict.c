@@ -18,24 +18,10 @@ typedef struct {
     int owner;     /* 1 + the worker rng was seeded for */
 } dict_ctx;
 
-/* next_key draws a key index; each worker process seeds its own sequence
- * the first time (the context was copied by fork). */
-static uint64_t next_key(dict_ctx *c)
-{
-    if (c->owner != bench_worker + 1) {
-        c->owner = bench_worker + 1;
-        c->rng = 0x9e3779b97f4a7c15ULL * (uint64_t)c->owner;
-    }
-    c->rng ^= c->rng >> 12;
-    c->rng ^= c->rng << 25;
-    c->rng ^= c->rng >> 27;
-    return c->rng * 0x2545f4914f6cdd1dULL;
-}
-
 static int mix_op(void *arg)
 {
     dict_ctx *c = arg;
-    uint64_t r = next_key(c);
+    uint64_t r = bench_rand(&c->rng, &c->owner);
     uint64_t k = (r >> 1) % c->keys, v = r;
     if (r & 1)
         return mp_dict_set(c->d, &k, sizeof k, &v, sizeof v);

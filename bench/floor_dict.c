@@ -22,22 +22,10 @@ typedef struct {
     uint64_t *counter;      /* lockpair: the critical section's work */
 } floor_ctx;
 
-static uint64_t next_key(floor_ctx *c)
-{
-    if (c->owner != bench_worker + 1) {
-        c->owner = bench_worker + 1;
-        c->rng = 0x9e3779b97f4a7c15ULL * (uint64_t)c->owner;
-    }
-    c->rng ^= c->rng >> 12;
-    c->rng ^= c->rng << 25;
-    c->rng ^= c->rng >> 27;
-    return c->rng * 0x2545f4914f6cdd1dULL;
-}
-
 static int mix_op(void *arg)
 {
     floor_ctx *c = arg;
-    uint64_t r = next_key(c);
+    uint64_t r = bench_rand(&c->rng, &c->owner);
     _Atomic uint64_t *s = &c->slots[(r >> 1) % c->keys];
     if (r & 1)
         atomic_store_explicit(s, r, memory_order_release);

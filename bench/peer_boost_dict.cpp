@@ -35,22 +35,10 @@ struct peer_ctx {
     int owner; /* 1 + the worker rng was seeded for */
 };
 
-static uint64_t next_key(peer_ctx *c)
-{
-    if (c->owner != bench_worker + 1) {
-        c->owner = bench_worker + 1;
-        c->rng = 0x9e3779b97f4a7c15ULL * (uint64_t)c->owner;
-    }
-    c->rng ^= c->rng >> 12;
-    c->rng ^= c->rng << 25;
-    c->rng ^= c->rng >> 27;
-    return c->rng * 0x2545f4914f6cdd1dULL;
-}
-
 static int mix_op(void *arg)
 {
     peer_ctx *c = (peer_ctx *)arg;
-    uint64_t r = next_key(c);
+    uint64_t r = bench_rand(&c->rng, &c->owner);
     uint64_t k = (r >> 1) % c->keys;
     bip::scoped_lock<bip::interprocess_mutex> hold(*c->mutex);
     if (r & 1) {

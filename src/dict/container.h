@@ -191,6 +191,21 @@ static inline mp__blob *mp__blob_new(const void *p, size_t len)
     return b;
 }
 
+/* mp__ct_alloc_line allocates size zeroed bytes of shared heap starting
+ * on a cache line (the heap aligns to 16 bytes; the containers' layouts
+ * want 64), and stores the heap block to free in *block. NULL when the
+ * heap is full. */
+static inline void *mp__ct_alloc_line(size_t size, void **block)
+{
+    if (size > SIZE_MAX - 48)
+        return NULL;
+    void *b = mp_shared_calloc(1, size + 48);
+    if (b == NULL)
+        return NULL;
+    *block = b;
+    return (void *)(((uintptr_t)b + 63) & ~(uintptr_t)63);
+}
+
 /* mp__ct_load8 and mp__ct_store8 read and write an 8-byte value in place
  * as one atomic word (the address is 8-byte aligned): a reader never sees
  * half of a store. */

@@ -112,12 +112,28 @@ static array *publish(mp_list *l, array *a, uint64_t len)
     return old;
 }
 
-/* wlock takes the list for a writer within timeout; a lock taken from a
- * dead holder needs nothing repaired (see the top of this file). Returns
- * 0 or MP_ETIMEDOUT. */
-static int wlock(mp_list *l, mp__ct_bound *b)
+/* lock_current takes the list for a writer within b (a lock taken from a
+ * dead holder needs nothing repaired: see the top of this file) and reads
+ * its array and length. Returns 0 or MP_ETIMEDOUT. */
+static int lock_current(mp_list *l, mp__ct_bound *b, array **a, uint64_t *n)
 {
-    return mp__ct_lock(&l->lock, b) == MP_ETIMEDOUT ? MP_ETIMEDOUT : 0;
+    if (mp__ct_lock(&l->lock, b) == MP_ETIMEDOUT)
+        return MP_ETIMEDOUT;
+    *a = atomic_load_explicit(&l->arr, memory_order_relaxed);
+    *n = *a != NULL ? atomic_load_explicit(&(*a)->len, memory_order_relaxed) : 0;
+    return 0;
+}
+
+/* lock_at is lock_current for item i: 0 (held, *at = its position),
+ * MP_ETIMEDOUT, or MP_ERANGE (i is out of range; released again). */
+static int lock_at(mp_list *l, ptrdiff_t i, mp__ct_bound *b, array **a, uint64_t *n, uint64_t *at)
+{
+    if (lock_current(l, b, a, n) != 0)
+        return MP_ETIMEDOUT;
+    if (norm(i, *n, at))
+        return 0;
+    mp__ct_unlock(&l->lock);
+    return MP_ERANGE;
 }
 
 /* ---- reading without the lock ----------------------------------------------- */
@@ -179,14 +195,12 @@ static int read_item(reader *r)
 
 MP_EXTERN mp_list *mp_list_new(void)
 {
-    /* The heap aligns to 16 bytes; the layout wants 64. */
-    void *block = mp_shared_malloc(sizeof(mp_list) + 48);
-    if (block == NULL) {
+    void *block;
+    mp_list *l = mp__ct_alloc_line(sizeof(mp_list), &block);
+    if (l == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    mp_list *l = (mp_list *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
-    memset(l, 0, sizeof *l);
     l->block = block;
     mp__lock_init(&l->lock);
     l->magic = LIST_MAGIC;
@@ -216,13 +230,12 @@ MP_EXTERN int mp_list_append_timed(mp_list *l, const void *val, size_t len, doub
     if (it == NULL)
         return MP_ENOMEM;
     mp__ct_bound b = mp__ct_bound_of(timeout);
-    if (wlock(l, &b) != 0) {
+    array *a, *old = NULL;
+    uint64_t n;
+    if (lock_current(l, &b, &a, &n) != 0) {
         mp_shared_free(it);
         return MP_ETIMEDOUT;
     }
-    array *a = atomic_load_explicit(&l->arr, memory_order_relaxed);
-    uint64_t n = a != NULL ? atomic_load_explicit(&a->len, memory_order_relaxed) : 0;
-    array *old = NULL;
     if (a != NULL && n < a->cap) {
         atomic_store_explicit(&a->it[n], it, memory_order_relaxed);
         atomic_store_explicit(&a->len, n + 1, memory_order_release); /* the commit */
@@ -255,17 +268,12 @@ MP_EXTERN int mp_list_set_timed(mp_list *l, ptrdiff_t i, const void *val, size_t
     if (it == NULL)
         return MP_ENOMEM;
     mp__ct_bound b = mp__ct_bound_of(timeout);
-    if (wlock(l, &b) != 0) {
+    array *a;
+    uint64_t n, at;
+    int rc = lock_at(l, i, &b, &a, &n, &at);
+    if (rc != 0) {
         mp_shared_free(it);
-        return MP_ETIMEDOUT;
-    }
-    array *a = atomic_load_explicit(&l->arr, memory_order_relaxed);
-    uint64_t n = a != NULL ? atomic_load_explicit(&a->len, memory_order_relaxed) : 0;
-    uint64_t at;
-    if (!norm(i, n, &at)) {
-        mp__ct_unlock(&l->lock);
-        mp_shared_free(it);
-        return MP_ERANGE;
+        return rc;
     }
     item *old = atomic_load_explicit(&a->it[at], memory_order_relaxed);
     atomic_store_explicit(&a->it[at], it, memory_order_release); /* the commit */
@@ -286,15 +294,11 @@ MP_EXTERN int mp_list_pop_timed(mp_list *l, ptrdiff_t i, void *buf, size_t cap, 
     if (!valid_list(l) || len == NULL || (buf == NULL && cap > 0) || isnan(timeout))
         return MP_EINVAL;
     mp__ct_bound b = mp__ct_bound_of(timeout);
-    if (wlock(l, &b) != 0)
-        return MP_ETIMEDOUT;
-    array *a = atomic_load_explicit(&l->arr, memory_order_relaxed);
-    uint64_t n = a != NULL ? atomic_load_explicit(&a->len, memory_order_relaxed) : 0;
-    uint64_t at;
-    if (!norm(i, n, &at)) {
-        mp__ct_unlock(&l->lock);
-        return MP_ERANGE;
-    }
+    array *a;
+    uint64_t n, at;
+    int rc = lock_at(l, i, &b, &a, &n, &at);
+    if (rc != 0)
+        return rc;
     item *it = atomic_load_explicit(&a->it[at], memory_order_relaxed);
     *len = it->len;
     if (it->len > cap) {
