@@ -70,41 +70,47 @@ static inline const char *bench_mode(int argc, char **argv)
     return argc > 1 ? argv[1] : "";
 }
 
-/* CPU placement: with `cpus=A,B,...` every worker process bench_ops and
- * the programs that call bench_place start is pinned, the i-th to the
- * i-th CPU of the list (cycling), so a figure says "two cores" or "one
- * core" instead of leaving it to the scheduler. Without it nothing is
- * pinned. */
-static int bench_cpu_list[64];
-static int bench_ncpus;
+/* CPU placement. The scheduler may put two communicating processes on one
+ * core or on two, and a queue's speed differs several-fold between the
+ * two, so every figure with a sending and a receiving side is measured
+ * with an explicit placement, from the environment:
+ *   BENCH_PLACE=diff   senders on the first CPU, receivers on the second
+ *   BENCH_PLACE=same   everyone on the first CPU
+ *   unset              wherever the scheduler puts them
+ * The CPUs are the first two this process may run on. */
+enum { BENCH_SENDER = 0, BENCH_RECEIVER = 1 };
 
-/* bench_cpus reads `cpus=` from the arguments (call it once, in main). */
-static inline void bench_cpus(int argc, char **argv)
+static inline void bench_pin(int role)
 {
-    const char *v = bench_arg(argc, argv, "cpus", NULL);
-    bench_ncpus = 0;
-    while (v != NULL && *v != '\0' && bench_ncpus < 64) {
-        char *end;
-        long c = strtol(v, &end, 10);
-        if (end == v || c < 0 || c >= CPU_SETSIZE)
-            bench_die("cpus=", -EINVAL);
-        bench_cpu_list[bench_ncpus++] = (int)c;
-        v = *end == ',' ? end + 1 : end;
-    }
+    const char *place = getenv("BENCH_PLACE");
+    if (place == NULL || *place == '\0')
+        return;
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        return;
+    int cpus[2] = {-1, -1}, n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+        if (CPU_ISSET(c, &allowed))
+            cpus[n++] = c;
+    int cpu = strcmp(place, "diff") == 0 && role == BENCH_RECEIVER && n == 2 ? cpus[1] : cpus[0];
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0)
+        bench_die("sched_setaffinity", -errno);
 }
 
-/* bench_place pins the calling process as worker number index; a CPU
- * that does not exist here fails the run (status 2) rather than
- * measuring something else. */
-static inline void bench_place(int index)
+/* bench_fork_peer forks the other side of a two-process figure and pins
+ * both: the child as the receiver, the caller as the sender. Returns as
+ * fork (stdio flushed first). */
+static inline pid_t bench_fork_peer(void)
 {
-    if (bench_ncpus == 0)
-        return;
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(bench_cpu_list[index % bench_ncpus], &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0)
-        bench_die("sched_setaffinity", -errno);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        bench_pin(BENCH_RECEIVER);
+    else if (pid > 0)
+        bench_pin(BENCH_SENDER);
+    return pid;
 }
 
 /* bench_result prints one measurement in the runner's format. */
@@ -238,6 +244,7 @@ static inline int bench_tput_producer(void *arg, int i)
 {
     bench_tput_ctx *t = (bench_tput_ctx *)arg;
     void *msg = bench_payload(t->size);
+    bench_pin(BENCH_SENDER);
     bench_gate_wait(&t->gate);
     double deadline = bench_now() + t->seconds;
     for (long n = 0;; n++) {
@@ -254,6 +261,7 @@ static inline int bench_tput_consumer(void *arg, int i)
     bench_tput_ctx *t = (bench_tput_ctx *)arg;
     void *buf = bench_payload(t->size + 64);
     long count = 0;
+    bench_pin(BENCH_RECEIVER);
     bench_gate_wait(&t->gate);
     for (;;) {
         long len = t->ch->get(t->ch->ctx, i, buf, t->size + 64);
@@ -308,6 +316,7 @@ static inline int bench_rt_echo(void *arg, int i)
     (void)i;
     const bench_chan *ch = (const bench_chan *)arg;
     char buf[256];
+    bench_pin(BENCH_RECEIVER);
     for (;;) {
         long len = ch->get(ch->ctx, 0, buf, sizeof buf);
         if (len < 0)
@@ -329,6 +338,7 @@ static inline double bench_rt(const bench_chan *ch, size_t size, double seconds)
         size = sizeof msg;
     memset(msg, 'x', size);
     pid_t pid = bench_fork(bench_rt_echo, (void *)ch, 0);
+    bench_pin(BENCH_SENDER);
     /* One untimed trip so the child is surely running. */
     if (ch->put(ch->ctx, 0, msg, size) != 0 || ch->get(ch->ctx, 1, buf, sizeof buf) < 0)
         bench_die("first round trip", -EIO);
@@ -387,7 +397,7 @@ static inline int bench_ops_child(void *arg, int i)
 {
     bench_ops_ctx *o = (bench_ops_ctx *)arg;
     bench_worker = i;
-    bench_place(i);
+    bench_pin(i % 2 == 0 ? BENCH_SENDER : BENCH_RECEIVER);
     if (bench_warm != NULL && bench_warm(o->ctx) != 0)
         return 3;
     bench_gate_wait(&o->gate);

@@ -1,9 +1,9 @@
 /* bench_dict.c - libmp's shared dict (Python's Manager().dict()).
  *
- *   bench_dict mix fig=F procs=2 keys=10000 seconds=T cpus=0,1
+ *   bench_dict mix fig=F procs=2 keys=10000 seconds=T
  *       operations/s of 50% get, 50% set of 8-byte keys and values over
  *       `keys` keys (all present beforehand), from `procs` processes
- *   bench_dict add fig=F procs=2 seconds=T cpus=0,1
+ *   bench_dict add fig=F procs=2 seconds=T
  *       mp_dict_add_i64 on one hot key, operations/s over all processes
  *
  * The loops are those of bench/py/bench_dict.py, floor_dict.c and
@@ -55,7 +55,6 @@ int main(int argc, char **argv)
     const char *fig = bench_arg(argc, argv, "fig", mode);
     double seconds = bench_argf(argc, argv, "seconds", 0.2);
     int procs = (int)bench_argl(argc, argv, "procs", 2);
-    bench_cpus(argc, argv);
     dict_ctx c = {mp_dict_new(), (uint64_t)bench_argl(argc, argv, "keys", 10000), 0, 0};
     if (c.d == NULL)
         bench_die("mp_dict_new", -errno);

@@ -1,10 +1,10 @@
 /* floor_dict.c - the floors of the dict figures: what the machine does
  * with no hashing, no copying and no safety at all.
  *
- *   floor_dict mix fig=F procs=2 keys=10000 seconds=T cpus=0,1
+ *   floor_dict mix fig=F procs=2 keys=10000 seconds=T
  *       50% loads, 50% stores of 8-byte words of a shared array indexed
  *       by key: the memory traffic any shared map must at least make
- *   floor_dict lockpair fig=F seconds=T cpus=0
+ *   floor_dict lockpair fig=F seconds=T
  *       an uncontended lock+unlock pair (compare-and-swap, exchange) in
  *       one process: the target an atomic counter is measured against
  *
@@ -61,7 +61,6 @@ int main(int argc, char **argv)
     const char *mode = bench_mode(argc, argv);
     const char *fig = bench_arg(argc, argv, "fig", mode);
     double seconds = bench_argf(argc, argv, "seconds", 0.2);
-    bench_cpus(argc, argv);
     floor_ctx c = {0};
     if (strcmp(mode, "mix") == 0) {
         int procs = (int)bench_argl(argc, argv, "procs", 2);

@@ -5,8 +5,8 @@
  * the headers are installed. The segment is mapped before the fork, at
  * the same address in every process.
  *
- *   peer_boost_dict mix fig=F procs=2 keys=10000 seconds=T cpus=0,1
- *   peer_boost_dict add fig=F procs=2 seconds=T cpus=0,1
+ *   peer_boost_dict mix fig=F procs=2 keys=10000 seconds=T
+ *   peer_boost_dict add fig=F procs=2 seconds=T
  * (the work of bench_dict.c) */
 #include <boost/interprocess/allocators/allocator.hpp>
 #include <boost/interprocess/managed_shared_memory.hpp>
@@ -74,7 +74,6 @@ int main(int argc, char **argv)
     const char *fig = bench_arg(argc, argv, "fig", mode);
     double seconds = bench_argf(argc, argv, "seconds", 0.2);
     int procs = (int)bench_argl(argc, argv, "procs", 2);
-    bench_cpus(argc, argv);
     peer_ctx c = {nullptr, nullptr, (uint64_t)bench_argl(argc, argv, "keys", 10000), 0, 0};
     /* A fresh name, removed at once: the mapping (inherited by every
      * child) keeps the segment alive. */

@@ -13,6 +13,7 @@
 #include "mp/queue.h"
 #include "mp/pipe.h"
 #include "mp/pool.h"
+#include "mp/log.h"
 #include "mp/dict.h"
 #include "mp/list.h"
 

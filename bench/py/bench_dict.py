@@ -1,19 +1,20 @@
 """CPython Manager().dict(): the work of bench_dict.c.
 
-  bench_dict.py mix fig=F procs=2 keys=10000 seconds=T cpus=0,1
+  bench_dict.py mix fig=F procs=2 keys=10000 seconds=T
       ops/s of 50% get, 50% set of 8-byte keys and values (bytes) over
       `keys` keys, all present beforehand, from `procs` processes
-  bench_dict.py add fig=F procs=2 seconds=T cpus=0,1
+  bench_dict.py add fig=F procs=2 seconds=T
       ops/s of `with lock: d[k] = d.get(k, 0) + 1` on one key: Python has no
       atomic add on a managed dict, so a correct counter takes a Lock
 
-The manager's server process is not pinned: it is part of what a
+Placement comes from BENCH_PLACE, as for every figure (benchlib.pin). The
+manager's server process is not pinned: it is part of what a
 Manager().dict() costs, wherever the scheduler puts it.
 """
 import random
 import struct
 
-from benchlib import CTX, args, cpus, ops, result
+from benchlib import CTX, args, ops, result
 
 
 def main():
@@ -37,7 +38,7 @@ def main():
             else:
                 get(k)
 
-        result(fig, ops(procs, seconds, op, cpus(kv)), "ops/s")
+        result(fig, ops(procs, seconds, op), "ops/s")
     elif mode == "add":
         key = struct.pack("<Q", 0)
         lock = CTX.Lock()
@@ -46,7 +47,7 @@ def main():
             with lock:
                 d[key] = d.get(key, 0) + 1
 
-        result(fig, ops(procs, seconds, op, cpus(kv)), "ops/s")
+        result(fig, ops(procs, seconds, op), "ops/s")
     else:
         raise SystemExit(f"usage: bench_dict.py mix|add [key=value...] (not {mode!r})")
     manager.shutdown()

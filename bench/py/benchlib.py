@@ -20,6 +20,21 @@ def args():
     return mode, kv
 
 
+SENDER, RECEIVER = 0, 1
+
+
+def pin(role):
+    """CPU placement, as bench_pin in bench.h: BENCH_PLACE=diff puts senders
+    on the first allowed CPU and receivers on the second, same puts
+    everyone on the first; unset leaves it to the scheduler."""
+    place = os.environ.get("BENCH_PLACE")
+    if not place:
+        return
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    cpu = cpus[1] if place == "diff" and role == RECEIVER and len(cpus) == 2 else cpus[0]
+    os.sched_setaffinity(0, {cpu})
+
+
 def result(fig, value, unit):
     print(f"RESULT {fig} cpython {value:.6g} {unit}", flush=True)
 
@@ -45,6 +60,7 @@ class Gate:
 
 def _producer(q, gate, size, seconds):
     payload = bytes(size)
+    pin(SENDER)
     gate.wait()
     deadline = time.monotonic() + seconds
     put = q.put
@@ -58,6 +74,7 @@ def _producer(q, gate, size, seconds):
 
 
 def _consumer(q, gate, i, counts, ends):
+    pin(RECEIVER)
     gate.wait()
     get = q.get
     n = 0
@@ -89,6 +106,18 @@ def tput(make_channel, pairs, size, seconds):
     return sum(counts) / (max(ends) - t0)
 
 
+def peer(target, args=(), daemon=False):
+    """Start the other side of a two-process figure, pinned as the
+    receiver, and pin the caller as the sender (bench_fork_peer)."""
+    def run(*a):
+        pin(RECEIVER)
+        target(*a)
+    child = CTX.Process(target=run, args=args, daemon=daemon)
+    child.start()
+    pin(SENDER)
+    return child
+
+
 def timed_loop(seconds, step, batch=16):
     """Run step() in batches until `seconds` have passed; return seconds
     per call."""
@@ -103,20 +132,8 @@ def timed_loop(seconds, step, batch=16):
             return (t1 - t0) / n
 
 
-def cpus(kv):
-    """The CPU list of `cpus=A,B,...` (bench_cpus in bench.h), or None."""
-    v = kv.get("cpus")
-    return [int(c) for c in v.split(",")] if v else None
-
-
-def place(cpu_list, i):
-    """Pin this process as worker i (bench_place in bench.h)."""
-    if cpu_list:
-        os.sched_setaffinity(0, {cpu_list[i % len(cpu_list)]})
-
-
-def _ops_child(op, gate, seconds, i, counts, ends, cpu_list):
-    place(cpu_list, i)
+def _ops_child(op, gate, seconds, i, counts, ends):
+    pin(SENDER if i % 2 == 0 else RECEIVER)
     gate.wait()
     n = 0
     t0 = time.monotonic()
@@ -131,14 +148,13 @@ def _ops_child(op, gate, seconds, i, counts, ends, cpu_list):
     ends[i] = t1
 
 
-def ops(procs, seconds, op, cpu_list=None):
+def ops(procs, seconds, op):
     """op() in a loop in `procs` processes at once; operations per second
-    over all of them (bench_ops in bench.h). cpu_list pins worker i to
-    cpu_list[i % len]."""
+    over all of them (bench_ops in bench.h)."""
     gate = Gate()
     counts = CTX.RawArray("q", procs)
     ends = CTX.RawArray("d", procs)
-    ps = [CTX.Process(target=_ops_child, args=(op, gate, seconds, i, counts, ends, cpu_list))
+    ps = [CTX.Process(target=_ops_child, args=(op, gate, seconds, i, counts, ends))
           for i in range(procs)]
     for p in ps:
         p.start()

@@ -35,6 +35,7 @@
 
 #include "os/clock.h"
 #include "os/futex.h"
+#include "os/log.h"
 #include "pool/pool.h"
 #include "os/pdeath.h"
 #include "os/pidfd.h"
@@ -314,8 +315,13 @@ static void worker_ended(struct sup *sv, pid_t pid)
         close(sv->fds[idx].fd);
         sv->fds[idx].fd = -1;
     }
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
+    mp__log(j != NULL ? MP_LOG_WARN : MP_LOG_INFO,
+            "pool worker %d (pid %d) %s%s; replaced unless the pool is closing", idx, (int)pid,
+            mp__exit_describe(mp__exitcode(st)).s,
+            j != NULL ? " while running a task, which fails with MP_EWORKERDIED" : "");
 }
 
 /* Reap every ended worker; waitid(WNOWAIT) names it before it is reaped. */
