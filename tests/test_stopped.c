@@ -20,7 +20,7 @@
 
 /* What the busy participant and the test share. */
 struct shared {
-    _Atomic int ops;   /* operations the participant finished */
+    _Atomic int ops; /* operations the participant finished */
     mp_queue *q;
     mp_lock *lock;
     mp_condition *cond;
@@ -60,15 +60,15 @@ static void finish(pid_t pid)
 }
 
 /* Run call() and check it returned 0 or want within timeout + SLACK. */
-#define TIMED(call, timeout, want)                                                               \
-    do {                                                                                         \
-        double t0_ = mpt_now();                                                                  \
-        int rc_ = (call);                                                                        \
-        double took_ = mpt_now() - t0_;                                                          \
-        if (rc_ != 0 && rc_ != (want))                                                           \
-            fail_msg("%s returned %s", #call, mp_err_name(rc_));                                 \
-        if (took_ > (timeout) + SLACK)                                                           \
-            fail_msg("%s took %.3f s for a timeout of %.3f s", #call, took_, (double)(timeout)); \
+#define TIMED(call, timeout, want)                                                                 \
+    do {                                                                                           \
+        double t0_ = mpt_now();                                                                    \
+        int rc_ = (call);                                                                          \
+        double took_ = mpt_now() - t0_;                                                            \
+        if (rc_ != 0 && rc_ != (want))                                                             \
+            fail_msg("%s returned %s", #call, mp_err_name(rc_));                                   \
+        if (took_ > (timeout) + SLACK)                                                             \
+            fail_msg("%s took %.3f s for a timeout of %.3f s", #call, took_, (double)(timeout));   \
     } while (0)
 
 /* ---- queue ---------------------------------------------------------------- */
@@ -346,8 +346,8 @@ static void test_stopped_pool_worker(void **state)
         int64_t xs[64], ys[64];
         for (int k = 0; k < 64; k++)
             xs[k] = k;
-        mp_async *busy = mp_pool_map_async(sh->pool, task_square, xs, 64, sizeof *xs, sizeof *ys, 1,
-                                           NULL);
+        mp_async *busy =
+            mp_pool_map_async(sh->pool, task_square, xs, 64, sizeof *xs, sizeof *ys, 1, NULL);
         assert_non_null(busy);
         kill(w, SIGSTOP);
         pool_calls_keep_their_timeouts();
