@@ -18,40 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mp.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_api: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);     \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_RC(got, want)                                                                        \
-    do {                                                                                           \
-        int got_ = (got), want_ = (want);                                                          \
-        if (got_ != want_) {                                                                       \
-            fprintf(stderr, "fuzz_api: %s:%d: %s returned %s (%d), expected %s\n", __FILE__,       \
-                    __LINE__, #got, mp_err_name(got_), got_, mp_err_name(want_));                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
 /* ---- reading the input ------------------------------------------------ */
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint8_t take8(struct input *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 static uint64_t take64(struct input *in)
 {

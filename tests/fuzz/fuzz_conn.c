@@ -17,15 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz.h"
 #include "mp.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_conn: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* The receive buffer: a few dozen bytes at most, chosen by the input, and
  * allocated to its exact size, so that short inputs reach the edges and

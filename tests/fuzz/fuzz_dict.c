@@ -16,42 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mp.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_dict: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_RC(got, want)                                                                        \
-    do {                                                                                           \
-        int got_ = (got), want_ = (want);                                                          \
-        if (got_ != want_) {                                                                       \
-            fprintf(stderr, "fuzz_dict: %s:%d: %s returned %s, expected %s\n", __FILE__, __LINE__, \
-                    #got, mp_err_name(got_), mp_err_name(want_));                                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define MODEL_MAX 1024     /* keys (and list items) the model keeps at most */
 #define BIG       (150000) /* a value beyond the heap's small blocks */
 #define BURST     64
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint8_t take8(struct input *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 /* A value length: often 8 (the in-place path), mostly small, now and then
  * around the sizes where storage changes, rarely large. */

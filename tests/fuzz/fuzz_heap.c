@@ -25,31 +25,11 @@
 #include <unistd.h>
 
 #include "heap/heap.h"
+#include "fuzz.h"
 #include "mp.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_heap: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);    \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define MAX_LIVE 256
 #define MAX_SIZE (1u << 20)
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint8_t take8(struct input *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 static uint32_t take32(struct input *in)
 {

@@ -15,42 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "mp.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_queue: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
-
-#define CHECK_RC(got, want)                                                                        \
-    do {                                                                                           \
-        int got_ = (got), want_ = (want);                                                          \
-        if (got_ != want_) {                                                                       \
-            fprintf(stderr, "fuzz_queue: %s:%d: %s returned %s, expected %s\n", __FILE__,          \
-                    __LINE__, #got, mp_err_name(got_), mp_err_name(want_));                        \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 #define MODEL_MAX 64         /* messages the model keeps at most */
 #define BIG       (80 << 10) /* a message out of line in any ring */
 #define BATCH     5
-
-struct input {
-    const uint8_t *p;
-    size_t n;
-};
-
-static uint8_t take8(struct input *in)
-{
-    if (in->n == 0)
-        return 0;
-    in->n--;
-    return *in->p++;
-}
 
 /* A message size: mostly small, sometimes around the ring sizes, rarely
  * larger than any ring. */
