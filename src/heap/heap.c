@@ -188,14 +188,21 @@ bool mp__heap_contains(const void *p)
 
 /* ---- finding a block's owner ------------------------------------------------ */
 
-/* lookup returns the slab of small block p, or NULL with *large set to
- * the head page of large block p; anything else is a caller's bug (a
- * pointer that is not a live block) and panics, naming who. */
-static struct mp__slab *lookup(const void *p, uint32_t *large, const char *who)
+/* What a pointer is to the heap. */
+enum block_kind {
+    NOT_HEAP, /* not a block's address in the heap */
+    NOT_LIVE, /* a block's place, not allocated now */
+    SMALL,    /* a live block of a slab */
+    LARGE     /* a live large block */
+};
+
+/* classify tells what p is; for SMALL it sets *slab, for LARGE *large to
+ * the block's head page. */
+static enum block_kind classify(const void *p, struct mp__slab **slab, uint32_t *large)
 {
     uintptr_t off = (uintptr_t)((const char *)p - (const char *)H);
     if (H == NULL || off >= H->size || (off & 15) != 0 || (off >> MP__PAGE_SHIFT) < H->first_page)
-        mp__panic("%s: %p is not a shared heap block", who, p);
+        return NOT_HEAP;
     uint32_t pg = (uint32_t)(off >> MP__PAGE_SHIFT);
     uint64_t t = mp__tag(pg);
     if (MP__TAG_KIND(t) == MP__PK_SLABIN) {
@@ -206,15 +213,35 @@ static struct mp__slab *lookup(const void *p, uint32_t *large, const char *who)
         struct mp__slab *s = mp__slab_at(pg);
         uint32_t i = mp__block_index(s, p);
         if (i == UINT32_MAX || !mp__bit_get(s, i))
-            mp__panic("%s: %p is not allocated (double free?)", who, p);
-        return s;
+            return NOT_LIVE;
+        *slab = s;
+        return SMALL;
     }
     if (MP__TAG_KIND(t) == MP__PK_LARGE && (off & (MP__PAGE - 1)) == 0 &&
         pg == (uint32_t)(off >> MP__PAGE_SHIFT)) {
         *large = pg;
-        return NULL;
+        return LARGE;
     }
-    mp__panic("%s: %p is not allocated (double free?)", who, p);
+    return NOT_LIVE;
+}
+
+/* lookup returns the slab of small block p, or NULL with *large set to
+ * the head page of large block p; anything else is a caller's bug (a
+ * pointer that is not a live block) and panics, naming who. */
+static struct mp__slab *lookup(const void *p, uint32_t *large, const char *who)
+{
+    struct mp__slab *s = NULL;
+    switch (classify(p, &s, large)) {
+    case SMALL:
+        return s;
+    case LARGE:
+        return NULL;
+    case NOT_HEAP:
+        mp__panic("%s: %p is not a shared heap block", who, p);
+    case NOT_LIVE:
+    default:
+        mp__panic("%s: %p is not allocated (double free?)", who, p);
+    }
 }
 
 /* ---- allocation -------------------------------------------------------------- */
@@ -472,21 +499,10 @@ void mp__heap_reclaim(const mp__deadline *d)
 
 bool mp__heap_allocated(const void *p)
 {
-    uintptr_t off = (uintptr_t)((const char *)p - (const char *)H);
-    if (H == NULL || off >= H->size || (off & 15) != 0 || (off >> MP__PAGE_SHIFT) < H->first_page)
-        return false;
-    uint32_t pg = (uint32_t)(off >> MP__PAGE_SHIFT);
-    uint64_t t = mp__tag(pg);
-    if (MP__TAG_KIND(t) == MP__PK_SLABIN) {
-        pg = atomic_load_explicit(&mp__PM[pg].head, memory_order_relaxed);
-        t = mp__tag(pg);
-    }
-    if (MP__TAG_KIND(t) == MP__PK_SLAB) {
-        struct mp__slab *s = mp__slab_at(pg);
-        uint32_t i = mp__block_index(s, p);
-        return i != UINT32_MAX && mp__bit_get(s, i);
-    }
-    return MP__TAG_KIND(t) == MP__PK_LARGE && (off & (MP__PAGE - 1)) == 0;
+    struct mp__slab *s;
+    uint32_t pg;
+    enum block_kind k = classify(p, &s, &pg);
+    return k == SMALL || k == LARGE;
 }
 
 size_t mp__heap_block_size(size_t size)
