@@ -1804,24 +1804,6 @@ static void test_pool_debug_pointers_warns_once(void **state)
 
 /* ---- stopped processes ------------------------------------------------------ */
 
-/* The state letter of pid in /proc ('?' when gone). */
-static char proc_state(pid_t pid)
-{
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return '?';
-    char st = '?';
-    if (fgets(buf, sizeof buf, f) != NULL) {
-        char *e = strrchr(buf, ')');
-        if (e != NULL && e[1] == ' ')
-            st = e[2];
-    }
-    fclose(f);
-    return st;
-}
-
 /* With a worker, or the supervisor, SIGSTOPped at a random moment of a
  * busy pool (a worker is often inside the pool lock), apply_async returns
  * at once and get(0.2) within 1.2 s, result or MP_ETIMEDOUT. */
@@ -1863,9 +1845,9 @@ static void test_pool_stopped_worker_or_supervisor_never_blocks_a_timed_call(voi
             }
             assert_int_equal(kill(victim, SIGSTOP), 0);
             double t0 = mpt_now();
-            while (proc_state(victim) != 'T' && mpt_now() - t0 < 5)
+            while (mpt_proc_state(victim) != 'T' && mpt_now() - t0 < 5)
                 sched_yield();
-            assert_int_equal(proc_state(victim), 'T');
+            assert_int_equal(mpt_proc_state(victim), 'T');
             in_lock += who == 0 && mp__lock_owner(&p->lock) == victim;
 
             int x = t + 1, r = 0;
@@ -1919,7 +1901,7 @@ static void test_pool_free_with_a_worker_stopped_in_the_lock(void **state)
         if (victim != 0) {
             assert_int_equal(kill(victim, SIGSTOP), 0);
             double t0 = mpt_now();
-            while (proc_state(victim) != 'T' && mpt_now() - t0 < 5)
+            while (mpt_proc_state(victim) != 'T' && mpt_now() - t0 < 5)
                 sched_yield();
         }
         bool held = victim != 0 && mp__lock_owner(&p->lock) == victim;
