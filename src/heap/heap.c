@@ -497,6 +497,14 @@ void mp__heap_reclaim(const mp__deadline *d)
     mp__pages_punch_pending();
 }
 
+void mp__heap_prefault(const void *p)
+{
+    struct mp__slab *s;
+    uint32_t pg;
+    if (p != NULL)
+        (void)classify(p, &s, &pg);
+}
+
 bool mp__heap_allocated(const void *p)
 {
     struct mp__slab *s;

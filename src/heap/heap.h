@@ -26,6 +26,15 @@ bool mp__heap_contains(const void *p);
  *   ETIMEDOUT  d passed while another process held a lock it needed. */
 void *mp__heap_alloc(size_t size, const mp__deadline *d);
 
+/* mp__heap_prefault reads what mp_shared_free(p) will read (p's page map
+ * entry, its slab), so that a free soon after takes no page fault: a
+ * caller that commits something of its own just before freeing (a queue
+ * marking a record done) calls it before that commit. A fault is where a
+ * young process, whose page tables fill as it touches the shared heap,
+ * most often meets a SIGKILL, and a kill between the two loses p. p may
+ * be NULL. */
+void mp__heap_prefault(const void *p);
+
 /* mp__heap_stats reports the bytes in use (mp_shared_stats's in_use) and
  * the size of the heap's mapping. Never blocks. */
 void mp__heap_stats(size_t *in_use, size_t *heap_size);

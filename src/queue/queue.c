@@ -314,12 +314,17 @@ MP_EXTERN mp_queue *mp_queue_new(size_t maxsize)
     return mp_queue_new_opts(&(mp_queue_opts){.maxsize = maxsize});
 }
 
+/* blk_of returns the out-of-line block of record r, or NULL. */
+static mp__qblk *blk_of(mp__qrec *r)
+{
+    return (r->lenkind & 3) == MP__QK_OOL ? rec_blk(r) : NULL;
+}
+
 /* free_blk_of frees the out-of-line block of a record that has one and
  * whose block nobody freed yet. */
 static void free_blk_of(mp__qrec *r)
 {
-    if ((r->lenkind & 3) == MP__QK_OOL)
-        mp_shared_free(rec_blk(r));
+    mp_shared_free(blk_of(r));
 }
 
 MP_EXTERN void mp_queue_free(mp_queue *q)
@@ -601,6 +606,7 @@ static bool reap_holder(mp_queue *q, mp__qrec *r, uint32_t st)
     if (mp__tid_alive(tid))
         return false;
     bool resv = (st & MP__QR_STATE) == MP__QR_RESV;
+    mp__heap_prefault(blk_of(r)); /* the state changes, then the block goes */
     if (resv ? !mark_dead(q, r, st) : !atomic_compare_exchange_strong(&r->state, &st, MP__QR_DONE))
         return true; /* it moved on: it lives after all */
     mp__log(MP_LOG_WARN, "queue %p: thread %d died %s a message; %s", (void *)q, (int)tid,
@@ -775,9 +781,11 @@ static void deliver(mp_queue *q, struct take *t, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (t[i].len > 0)
             mp__qcopy(t[i].dst, t[i].src, t[i].len);
+        mp__heap_prefault(t[i].blk);
         atomic_store_explicit(&t[i].rec->state, MP__QR_DONE, memory_order_release);
         /* After DONE: a block freed first could be freed twice, by a
-         * repair that took its holder for dead. */
+         * repair that took its holder for dead. Nothing between the two
+         * may fault (see mp__heap_prefault). */
         mp_shared_free(t[i].blk);
     }
     if (q->maxsize != 0) {
