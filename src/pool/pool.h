@@ -296,6 +296,8 @@ struct mp_pool {
     _Atomic(void *) spare;           /* a large job block kept for reuse, or NULL */
     _Atomic uint64_t forks;          /* workers forked, ever */
     _Atomic uint32_t inits;          /* workers that got through their initializer */
+    /* Hook for the cluster (src/cluster): set before the pool is shared. */
+    int (*admit)(mp_task_fn fn, size_t arg_size, size_t result_size); /* 0 or MP_EINVAL; NULL: any */
 
     _Alignas(64) _Atomic(struct mp_async *) incoming; /* submitted jobs, newest first */
     _Alignas(64) _Atomic uint32_t sup_state;          /* MP__SUP_*; futex for join */
