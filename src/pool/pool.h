@@ -298,6 +298,7 @@ struct mp_pool {
     _Atomic uint32_t inits;          /* workers that got through their initializer */
     /* Hook for the cluster (src/cluster): set before the pool is shared. */
     int (*admit)(mp_task_fn fn, size_t arg_size, size_t result_size); /* 0 or MP_EINVAL; NULL: any */
+    int spread; /* workers a default chunksize spreads a map over; 0: nworkers */
 
     _Alignas(64) _Atomic(struct mp_async *) incoming; /* submitted jobs, newest first */
     _Alignas(64) _Atomic uint32_t sup_state;          /* MP__SUP_*; futex for join */
