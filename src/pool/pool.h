@@ -513,7 +513,8 @@ int mp__pool_idle(mp_pool *p, int slot, const mp__deadline *d);
 
 /* mp__pool_new_slots is mp_pool_new_opts with `extra` slots after the
  * workers' (nworkers..nslots-1) for claimers that are not worker
- * processes, such as the cluster's dispatcher. */
+ * processes, such as the cluster's dispatcher. With extra > 0,
+ * opts->processes < 0 means no worker process (nworkers 0). */
 mp_pool *mp__pool_new_slots(const mp_pool_opts *opts, int extra);
 
 /* mp__pool_worker_main is a worker's life in place idx; never returns. */
