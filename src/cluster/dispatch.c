@@ -331,6 +331,9 @@ static void lose(struct disp *d, struct node *nd)
     mp_pool *p = d->p;
     nd->lost = true;
     d->lost_any = true;
+    /* Counted out before its chunks fail, so whoever sees them fail sees
+     * the node gone. */
+    publish_counts(d);
     struct mp_async **jobs = d->lost_jobs;
     bool *done = d->lost_done;
     int nj = 0;
@@ -358,7 +361,6 @@ static void lose(struct disp *d, struct node *nd)
         if (jobs[i] != NULL)
             mp__pool_release(&(struct mp__claim){.job = jobs[i]}, done[i]);
     mp__sends_forget(&d->sends, nd->rank);
-    publish_counts(d);
 }
 
 static void heartbeats(struct disp *d)
