@@ -10,6 +10,10 @@ mp_install_deps() {
         [ -f /usr/include/cmocka.h ] || need+=(libcmocka-dev)
         command -v python3 >/dev/null 2>&1 || need+=(python3)
         command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+        # The cluster pool (libmp_mpi) and its tests need MPI; the core
+        # library never does. MP_NO_MPI=1 builds and tests without it.
+        [ -n "${MP_NO_MPI:-}" ] || command -v mpicc >/dev/null 2>&1 ||
+            need+=(libopenmpi-dev openmpi-bin)
     }
     if [ ${#need[@]} -gt 0 ]; then
         local sudo=

@@ -21,6 +21,13 @@ export OMPI_MCA_btl_vader_backing_directory="$tmp"
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
+# Sanitizer builds: what MPI keeps until exit is not a leak of ours
+# (lsan.supp). MPI is built without frame pointers: only the slow
+# unwinder finds its frames, and its components must stay loaded.
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+export PMIX_MCA_mca_base_component_disable_dlclose=1
+export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export ASAN_OPTIONS="fast_unwind_on_malloc=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 # Can mpirun start anything at all? (No network namespace, no slots...)
 if ! timeout 60 mpirun -np 1 true >"$tmp/probe" 2>&1; then
     echo "skip: mpirun cannot start processes here:"
