@@ -306,7 +306,11 @@ int mp__agent_serve(mp_pool *local, int *argc, char ***argv, int rank, int size,
     ag.beat = v.node_timeout / MP__CLUSTER_BEATS;
     ag.heard = ag.told = mp__now();
 
+    /* This is the program's thread: its timer slack goes back after. */
+    long slack = mp__timer_slack(MP__CLUSTER_TIMER_SLACK_NS);
     bool clean = serve(&ag) && say_bye(&ag);
+    if (slack >= 0)
+        mp__timer_slack(slack);
     rc = clean ? MP_CLUSTER_SERVED : MP_ETIMEDOUT;
     for (size_t i = 0; i < ag.n; i++)
         mp_async_free(ag.run[i].a);

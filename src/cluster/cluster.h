@@ -51,19 +51,36 @@
 /* ---- timing ------------------------------------------------------------- */
 
 /* MPI gives a waiting thread no descriptor or futex to sleep on, so the
- * dispatcher and the agents poll (MPI_Iprobe) and pause in growing steps
- * while nothing happens: none for MP__SPIN_BUDGET after the last event (a
- * round trip's answer usually comes within it), then from
- * MP__CLUSTER_PAUSE_MIN doubling to MP__CLUSTER_PAUSE_MAX. The cap bounds
- * the extra latency of a message to an idle rank and its idle cost (one
- * probe per millisecond: a spinning agent used 0.58 s of CPU per 2 s
- * idle). */
-#define MP__CLUSTER_PAUSE_MIN 10e-6
-#define MP__CLUSTER_PAUSE_MAX 1e-3
+ * dispatcher and the agents poll (MPI_Iprobe) and pause while nothing
+ * happens: not at all for MP__CLUSTER_SPIN after the last event (seconds:
+ * the answer to a message usually comes within one round trip through a
+ * node, 100 to 500 us here, and a sleep and its wake-up alone cost about
+ * 100 us on a virtual machine), then for a share of the quiet
+ * time so far (1 / MP__CLUSTER_PAUSE_SHARE: a message waits at most about
+ * that fraction longer than it took to come), between
+ * MP__CLUSTER_PAUSE_MIN and MP__CLUSTER_PAUSE_MAX. The cap bounds the
+ * latency of a message to an idle rank and the idle cost (a probe per
+ * millisecond: an agent that spun used 0.58 s of CPU per 2 s idle).
+ * Sleeps this short need the thread's timer slack lowered to
+ * MP__CLUSTER_TIMER_SLACK_NS (the default 50 us would double them). */
+#define MP__CLUSTER_SPIN           200e-6
+#define MP__CLUSTER_PAUSE_MIN      10e-6
+#define MP__CLUSTER_PAUSE_MAX      1e-3
+#define MP__CLUSTER_PAUSE_SHARE    4
+#define MP__CLUSTER_TIMER_SLACK_NS 1000
 
-/* Chunks sent ahead to a node per worker it has: one running, one
- * waiting, so a worker never idles for a round trip. */
-#define MP__CLUSTER_DEPTH 2
+/* While chunks are out, rank 0 looks at least this often (seconds): a
+ * result it has not seen is a node's worker that may run dry. */
+#define MP__CLUSTER_PAUSE_BUSY 100e-6
+
+/* Chunks a node holds: at least MP__CLUSTER_DEPTH per worker (one
+ * running, one waiting, so a worker never idles for a round trip), and
+ * beyond that as many as its workers get through in
+ * MP__CLUSTER_QUEUE_TIME (seconds), measured from the gaps between its
+ * results: tiny tasks then fill a node's slots, long ones stay on rank 0
+ * for whichever node is free first (what waits at a node cannot move). */
+#define MP__CLUSTER_DEPTH      2
+#define MP__CLUSTER_QUEUE_TIME 2e-3
 
 /* Heartbeats per node_timeout: a node is declared lost after missing
  * about this many in a row, so one late beat on a loaded machine is not
@@ -219,6 +236,11 @@ void mp__backoff_event(struct mp__backoff *b);
 
 /* mp__backoff_next returns the seconds to pause now (0: poll again). */
 double mp__backoff_next(struct mp__backoff *b);
+
+/* mp__timer_slack sets the calling thread's timer slack (ns), so that
+ * the pollers' short pauses are not stretched; returns the old value, or
+ * -1 where it cannot be set. */
+long mp__timer_slack(long ns);
 
 /* ---- dispatch.c: rank 0 ---------------------------------------------------- */
 

@@ -8,8 +8,9 @@
  * none), then the doorbell - the slot the dispatcher idles on, which
  * submitters wake like an idle worker - then per_node slots for each
  * node, one per chunk it holds. A node holds at most cap chunks
- * (MP__CLUSTER_DEPTH per worker it has), so the queue stays on rank 0 and
- * a node that finishes early gets the next chunk.
+ * (MP__CLUSTER_DEPTH per worker it has, more when its chunks are short:
+ * cluster.h), so the queue stays on rank 0 and a node that finishes early
+ * gets the next chunk.
  *
  * Tickets. A chunk goes out as (slot, seq): the slot's claim count. A
  * result that names a slot of another node, a slot not holding a claim,
@@ -30,6 +31,7 @@
 
 #include "cluster/cluster.h"
 #include "mp/error.h"
+#include "os/alive.h"
 #include "os/futex.h"
 #include "sync/wait.h"
 
@@ -39,6 +41,8 @@ struct node {
     int cap;      /* chunks it may hold at once */
     int held;     /* chunks it holds */
     int base;     /* its first slot */
+    double last;  /* mp__now() of its last result */
+    double gap;   /* average time between its results while busy, or 0 */
     double heard; /* mp__now() of its last message */
     double told;  /* of our last message to it */
     bool lost;    /* silent past node_timeout: nothing more to or from it */
@@ -49,6 +53,8 @@ struct rslot {
     struct mp__claim cl; /* the claim, while busy */
     uint32_t seq;        /* claims made through this slot */
     bool busy;           /* holds a claim */
+    bool sent;           /* its chunk went out (else its arguments are not in yet) */
+    double since;        /* mp__now() when it was first found not ready */
 };
 
 struct disp {
@@ -64,6 +70,7 @@ struct disp {
     bool *lost_done;             /* per_node: whether failing each completed its job */
     int next;                    /* the node a feed starts with (round robin) */
     int held;                    /* chunks out, all nodes */
+    int unsent;                  /* claims whose arguments the submitter is still copying */
     bool lost_any;               /* some node was lost */
     double beat;                 /* heartbeat interval (recovery) */
     struct mp__sends sends;
@@ -101,6 +108,24 @@ static void publish_counts(struct disp *d)
 
 /* ---- commit -------------------------------------------------------------- */
 
+/* Size nd's window from the gap between its results (cluster.h,
+ * MP__CLUSTER_QUEUE_TIME): a result that comes while every worker of the
+ * node had a chunk measures how fast the node gets through them. */
+static void measure(struct disp *d, struct node *nd)
+{
+    double now = mp__now();
+    if (nd->held >= nd->workers && nd->last > 0) {
+        double g = now - nd->last;
+        nd->gap = nd->gap > 0 ? nd->gap + (g - nd->gap) / 8 : g;
+        double ahead = nd->gap > 0 ? MP__CLUSTER_QUEUE_TIME / nd->gap : 0;
+        int cap = nd->workers + (ahead < d->r->per_node ? (int)ahead + 1 : d->r->per_node);
+        if (cap < MP__CLUSTER_DEPTH * nd->workers)
+            cap = MP__CLUSTER_DEPTH * nd->workers;
+        nd->cap = cap < d->r->per_node ? cap : d->r->per_node;
+    }
+    nd->last = now;
+}
+
 /* Make slot's chunk final with st, wake its waiters, free the slot. */
 static void finish(struct disp *d, int slot, uint32_t st)
 {
@@ -127,31 +152,49 @@ static void fail_items(struct disp *d, int slot, int code)
 
 /* ---- chunks out ------------------------------------------------------------ */
 
-static void send_work(struct disp *d, int slot)
+/* Whether chunk c's arguments are in. A big job's are copied in by its
+ * submitter after it is queued (pool.h); mp__pool_chunk_ready would block
+ * until then, and the dispatcher must keep serving MPI meanwhile, so it
+ * looks at the count first and calls it only once it is there. */
+static bool args_in(const struct mp_async *j, uint32_t c)
+{
+    return atomic_load_explicit(&j->ready, memory_order_acquire) > c;
+}
+
+/* Send slot's chunk to its node, or leave it for a later look when its
+ * arguments are not in yet. True when it was dealt with. */
+static bool send_work(struct disp *d, int slot)
 {
     struct rslot *rs = rslot(d, slot);
     struct mp__claim *cl = &rs->cl;
     struct mp_async *j = cl->job;
     struct node *nd = node_of_slot(d, slot);
-    /* A big job's arguments are copied in after it is queued. */
-    if (!mp__pool_chunk_ready(j, cl->chunk)) {
+    if (!args_in(j, cl->chunk)) {
+        double now = mp__now();
+        if (rs->since == 0)
+            rs->since = now;
+        /* A submitter that died before copying never will: the chunk
+         * fails, as a local worker's would (mp__pool_chunk_ready). */
+        if (now - rs->since < MP__WAIT_SLICE || mp__tid_alive(j->owner_tid))
+            return false;
         finish(d, slot, MP__CH_DIED);
-        return;
+        return true;
     }
+    (void)mp__pool_chunk_ready(j, cl->chunk); /* in already: for its memory ordering */
     uint32_t task;
     if (mp__task_find(j->fn, &task) != 0) { /* the admit hook let nothing else in */
         fail_items(d, slot, MP_EINVAL);
-        return;
+        return true;
     }
     size_t bytes = cl->n * j->arg_size; /* no overflow: the job holds them */
     if (bytes > MP__CLUSTER_MSG_MAX - sizeof(struct mp__wire_work)) {
         fail_items(d, slot, MP_EMSGSIZE);
-        return;
+        return true;
     }
     char *buf = malloc(sizeof(struct mp__wire_work) + bytes);
     if (buf == NULL) {
         fail_items(d, slot, MP_ENOMEM);
-        return;
+        return true;
     }
     struct mp__wire_work w = {
         .slot = (uint32_t)slot,
@@ -167,9 +210,26 @@ static void send_work(struct disp *d, int slot)
     int rc = mp__send_bytes(&d->sends, d->comm, nd->rank, MP__TAG_WORK, buf, sizeof w + bytes);
     if (rc != 0) {
         fail_items(d, slot, rc);
-        return;
+        return true;
     }
     nd->told = mp__now();
+    return true;
+}
+
+/* Send the claimed chunks whose arguments came in since. True when one
+ * was dealt with. */
+static bool send_waiting(struct disp *d)
+{
+    bool any = false;
+    for (int i = 0; d->unsent > 0 && i < d->nnodes * d->r->per_node; i++) {
+        struct rslot *rs = &d->slots[i];
+        if (rs->busy && !rs->sent && send_work(d, d->first + i)) {
+            rs->sent = true;
+            d->unsent--;
+            any = true;
+        }
+    }
+    return any;
 }
 
 /* A free slot of nd (it holds fewer than cap chunks, so there is one). */
@@ -201,6 +261,8 @@ static bool feed(struct disp *d)
             if (!mp__pool_claim(p, slot, &rs->cl))
                 goto out_unlock;
             rs->busy = true;
+            rs->sent = false;
+            rs->since = 0;
             rs->seq++;
             nd->held++;
             d->held++;
@@ -215,8 +277,12 @@ out_unlock:;
     /* Work no node has room for: rank 0's own idle workers may take it. */
     if (left && p->nworkers > 0)
         mp__pool_wake_idle(p, 1);
-    for (int i = 0; i < nb; i++)
-        send_work(d, d->batch[i]);
+    for (int i = 0; i < nb; i++) {
+        if (send_work(d, d->batch[i]))
+            rslot(d, d->batch[i])->sent = true;
+        else
+            d->unsent++;
+    }
     return nb > 0;
 }
 
@@ -241,6 +307,7 @@ static void on_result(struct disp *d, struct node *nd, const char *m, size_t len
     struct rslot *rs = rslot(d, slot);
     if (!rs->busy || rs->seq != h.seq)
         return; /* not this claim's answer */
+    measure(d, nd);
     struct mp__claim *cl = &rs->cl;
     struct mp_async *j = cl->job;
     uint32_t st = h.state;
@@ -348,6 +415,8 @@ static void lose(struct disp *d, struct node *nd)
             continue;
         jobs[nj] = mp__pool_fail_claim(p, slot, MP__CH_DIED, &done[nj]);
         nj++;
+        if (!rs->sent)
+            d->unsent--;
         rs->busy = false;
         d->held--;
     }
@@ -400,7 +469,9 @@ static void pause_round(struct disp *d, struct mp__backoff *bo)
     double step = mp__backoff_next(bo);
     if (step == 0)
         return;
-    double wait = d->held > 0 ? step : d->r->recovery ? d->beat : MP_FOREVER;
+    double wait = d->held == 0                    ? (d->r->recovery ? d->beat : MP_FOREVER)
+                  : step < MP__CLUSTER_PAUSE_BUSY ? step
+                                                  : MP__CLUSTER_PAUSE_BUSY;
     mp__deadline dl;
     mp__deadline_init(&dl, wait);
     if (atomic_load(&d->p->state) == MP__POOL_RUN && room(d))
@@ -414,6 +485,7 @@ static void run(struct disp *d)
     struct mp__backoff bo = {0};
     while (atomic_load(&d->r->stop) == 0) {
         bool event = drain(d);
+        event |= send_waiting(d);
         event |= feed(d);
         mp__sends_test(&d->sends);
         heartbeats(d);
@@ -519,6 +591,7 @@ static void started(struct mp__root *r, uint32_t phase, int code)
 void *mp__dispatch_main(void *arg)
 {
     struct mp__root *r = arg;
+    mp__timer_slack(MP__CLUSTER_TIMER_SLACK_NS);
     struct disp d;
     int32_t *workers = calloc((size_t)r->size, sizeof *workers);
     int rc = setup(&d, r);

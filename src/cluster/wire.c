@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "cluster/cluster.h"
 #include "mp/error.h"
@@ -199,10 +200,22 @@ double mp__backoff_next(struct mp__backoff *b)
     double now = mp__now();
     if (b->quiet_since == 0)
         b->quiet_since = now;
-    if (now - b->quiet_since < MP__SPIN_BUDGET)
+    double quiet = now - b->quiet_since;
+    if (quiet < MP__CLUSTER_SPIN)
         return 0;
-    b->step = b->step == 0 ? MP__CLUSTER_PAUSE_MIN : b->step * 2;
+    b->step = quiet / MP__CLUSTER_PAUSE_SHARE;
+    if (b->step < MP__CLUSTER_PAUSE_MIN)
+        b->step = MP__CLUSTER_PAUSE_MIN;
     if (b->step > MP__CLUSTER_PAUSE_MAX)
         b->step = MP__CLUSTER_PAUSE_MAX;
     return b->step;
+}
+
+/* Linux only (prctl); elsewhere short sleeps simply last longer. */
+long mp__timer_slack(long ns)
+{
+    int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    if (old < 0 || prctl(PR_SET_TIMERSLACK, (unsigned long)ns, 0, 0, 0) != 0)
+        return -1;
+    return old;
 }
