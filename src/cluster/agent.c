@@ -254,7 +254,8 @@ static bool serve(struct agent *ag)
             mp__backoff_event(&bo);
             continue;
         }
-        double step = mp__backoff_next(&bo);
+        /* Busy workers wake us when they finish: no need to spin then. */
+        double step = mp__backoff_next(&bo, ag->n > 0 ? 0 : mp__cluster_spin);
         if (step == 0)
             continue;
         size_t idx;
@@ -284,7 +285,7 @@ static bool say_bye(struct agent *ag)
         }
         if (ag->recovery && mp__now() - since > ag->node_timeout)
             return false;
-        double step = mp__backoff_next(&bo);
+        double step = mp__backoff_next(&bo, mp__cluster_spin);
         if (step > 0)
             mp__sleep(step);
     }

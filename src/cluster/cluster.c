@@ -232,6 +232,7 @@ MP_EXTERN int mp_cluster_init(int *argc, char ***argv, const mp_cluster_opts *op
     launcher(&rank, &size);
     g.pid = getpid();
     g.rank = rank > 0 ? rank : 0; /* before any fork: workers inherit it */
+    mp__cluster_spin = local_ranks() >= mp_cpu_count() ? 0 : MP__CLUSTER_SPIN;
     if (rank < 0 || size == 1)
         return start_local(&o, table, pool);
     if (size < 1 || rank >= size) {

@@ -55,7 +55,9 @@
  * happens: not at all for MP__CLUSTER_SPIN after the last event (seconds:
  * the answer to a message usually comes within one round trip through a
  * node, 100 to 500 us here, and a sleep and its wake-up alone cost about
- * 100 us on a virtual machine), then for a share of the quiet
+ * 100 us on a virtual machine; not on a machine without a CPU to spare,
+ * nor on a node whose workers are busy: mp__cluster_spin), then for a
+ * share of the quiet
  * time so far (1 / MP__CLUSTER_PAUSE_SHARE: a message waits at most about
  * that fraction longer than it took to come), between
  * MP__CLUSTER_PAUSE_MIN and MP__CLUSTER_PAUSE_MAX. The cap bounds the
@@ -234,8 +236,16 @@ struct mp__backoff {
 /* mp__backoff_event records that something happened: no pause next. */
 void mp__backoff_event(struct mp__backoff *b);
 
-/* mp__backoff_next returns the seconds to pause now (0: poll again). */
-double mp__backoff_next(struct mp__backoff *b);
+/* mp__backoff_next returns the seconds to pause now (0: poll again),
+ * polling without a pause for `spin` seconds after the last event. */
+double mp__backoff_next(struct mp__backoff *b, double spin);
+
+/* mp__cluster_spin is how long this rank's pollers poll without pausing
+ * after an event: MP__CLUSTER_SPIN, or 0 when the machine has no CPU to
+ * spare (as many ranks on it as CPUs, or more: a spinning poller would
+ * take the CPU a worker needs). Set by mp_cluster_init before any
+ * poller starts. */
+extern double mp__cluster_spin;
 
 /* mp__timer_slack sets the calling thread's timer slack (ns), so that
  * the pollers' short pauses are not stretched; returns the old value, or

@@ -466,7 +466,7 @@ static bool room(const struct disp *d)
  * heartbeat is due (or a submission, or stop). */
 static void pause_round(struct disp *d, struct mp__backoff *bo)
 {
-    double step = mp__backoff_next(bo);
+    double step = mp__backoff_next(bo, mp__cluster_spin);
     if (step == 0)
         return;
     double wait = d->held == 0                    ? (d->r->recovery ? d->beat : MP_FOREVER)
@@ -525,7 +525,7 @@ static void stop_nodes(struct disp *d)
             mp__backoff_event(&bo);
             continue;
         }
-        double step = mp__backoff_next(&bo);
+        double step = mp__backoff_next(&bo, mp__cluster_spin);
         if (step > 0)
             mp__sleep(step);
     }

@@ -195,13 +195,15 @@ void mp__backoff_event(struct mp__backoff *b)
     b->step = 0;
 }
 
-double mp__backoff_next(struct mp__backoff *b)
+double mp__cluster_spin;
+
+double mp__backoff_next(struct mp__backoff *b, double spin)
 {
     double now = mp__now();
     if (b->quiet_since == 0)
         b->quiet_since = now;
     double quiet = now - b->quiet_since;
-    if (quiet < MP__CLUSTER_SPIN)
+    if (quiet < spin)
         return 0;
     b->step = quiet / MP__CLUSTER_PAUSE_SHARE;
     if (b->step < MP__CLUSTER_PAUSE_MIN)
