@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +68,49 @@ static inline long bench_argl(int argc, char **argv, const char *key, long def)
 static inline const char *bench_mode(int argc, char **argv)
 {
     return argc > 1 ? argv[1] : "";
+}
+
+/* CPU placement. The scheduler may put two communicating processes on one
+ * core or on two, and a queue's speed differs several-fold between the
+ * two, so every figure with a sending and a receiving side is measured
+ * with an explicit placement, from the environment:
+ *   BENCH_PLACE=diff   senders on the first CPU, receivers on the second
+ *   BENCH_PLACE=same   everyone on the first CPU
+ *   unset              wherever the scheduler puts them
+ * The CPUs are the first two this process may run on. */
+enum { BENCH_SENDER = 0, BENCH_RECEIVER = 1 };
+
+static inline void bench_pin(int role)
+{
+    const char *place = getenv("BENCH_PLACE");
+    if (place == NULL || *place == '\0')
+        return;
+    cpu_set_t allowed, one;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        return;
+    int cpus[2] = {-1, -1}, n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+        if (CPU_ISSET(c, &allowed))
+            cpus[n++] = c;
+    int cpu = strcmp(place, "diff") == 0 && role == BENCH_RECEIVER && n == 2 ? cpus[1] : cpus[0];
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0)
+        bench_die("sched_setaffinity", -errno);
+}
+
+/* bench_fork_peer forks the other side of a two-process figure and pins
+ * both: the child as the receiver, the caller as the sender. Returns as
+ * fork (stdio flushed first). */
+static inline pid_t bench_fork_peer(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        bench_pin(BENCH_RECEIVER);
+    else if (pid > 0)
+        bench_pin(BENCH_SENDER);
+    return pid;
 }
 
 /* bench_result prints one measurement in the runner's format. */
@@ -202,6 +244,7 @@ static inline int bench_tput_producer(void *arg, int i)
 {
     bench_tput_ctx *t = (bench_tput_ctx *)arg;
     void *msg = bench_payload(t->size);
+    bench_pin(BENCH_SENDER);
     bench_gate_wait(&t->gate);
     double deadline = bench_now() + t->seconds;
     for (long n = 0;; n++) {
@@ -218,6 +261,7 @@ static inline int bench_tput_consumer(void *arg, int i)
     bench_tput_ctx *t = (bench_tput_ctx *)arg;
     void *buf = bench_payload(t->size + 64);
     long count = 0;
+    bench_pin(BENCH_RECEIVER);
     bench_gate_wait(&t->gate);
     for (;;) {
         long len = t->ch->get(t->ch->ctx, i, buf, t->size + 64);
@@ -267,65 +311,12 @@ static inline double bench_tput(const bench_chan *ch, int pairs, size_t size, do
     return (double)total / (end - t0);
 }
 
-/* Explicit CPU placement for the round-trip and wake-up figures:
- * place=same runs the measuring process and its peer (the echoing child,
- * the pool's worker) on one CPU, place=cross on two different ones; no
- * place leaves both to the scheduler. bench_place_init reads the choice
- * and returns false when it cannot be had here (place=cross with one CPU
- * allowed); bench_place_self pins the measuring process, bench_place_peer
- * the peer (call it before forking the peer, or in the peer). */
-static int bench_place_cpu[2] = {-1, -1}; /* self, peer; -1 = not pinned */
-
-static inline bool bench_place_init(const char *place)
-{
-    cpu_set_t set;
-    int cpus[2] = {-1, -1}, n = 0;
-    if (place == NULL || place[0] == '\0')
-        return true;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return false;
-    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-        if (CPU_ISSET(c, &set))
-            cpus[n++] = c;
-    if (strcmp(place, "same") == 0 && n >= 1) {
-        bench_place_cpu[0] = bench_place_cpu[1] = cpus[0];
-        return true;
-    }
-    if (strcmp(place, "cross") == 0 && n >= 2) {
-        bench_place_cpu[0] = cpus[0];
-        bench_place_cpu[1] = cpus[1];
-        return true;
-    }
-    return false;
-}
-
-static inline void bench_pin(int cpu)
-{
-    cpu_set_t set;
-    if (cpu < 0)
-        return;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (sched_setaffinity(0, sizeof set, &set) != 0)
-        bench_die("sched_setaffinity", -errno);
-}
-
-static inline void bench_place_self(void)
-{
-    bench_pin(bench_place_cpu[0]);
-}
-
-static inline void bench_place_peer(void)
-{
-    bench_pin(bench_place_cpu[1]);
-}
-
 static inline int bench_rt_echo(void *arg, int i)
 {
     (void)i;
     const bench_chan *ch = (const bench_chan *)arg;
     char buf[256];
-    bench_place_peer();
+    bench_pin(BENCH_RECEIVER);
     for (;;) {
         long len = ch->get(ch->ctx, 0, buf, sizeof buf);
         if (len < 0)
@@ -347,6 +338,7 @@ static inline double bench_rt(const bench_chan *ch, size_t size, double seconds)
         size = sizeof msg;
     memset(msg, 'x', size);
     pid_t pid = bench_fork(bench_rt_echo, (void *)ch, 0);
+    bench_pin(BENCH_SENDER);
     /* One untimed trip so the child is surely running. */
     if (ch->put(ch->ctx, 0, msg, size) != 0 || ch->get(ch->ctx, 1, buf, sizeof buf) < 0)
         bench_die("first round trip", -EIO);
@@ -376,6 +368,7 @@ typedef struct {
 static inline int bench_ops_child(void *arg, int i)
 {
     bench_ops_ctx *o = (bench_ops_ctx *)arg;
+    bench_pin(i % 2 == 0 ? BENCH_SENDER : BENCH_RECEIVER);
     bench_gate_wait(&o->gate);
     double t0 = bench_now(), t1 = t0;
     long n = 0;

@@ -39,8 +39,7 @@ static double bw(size_t size, double seconds)
         bench_die("mp_pipe", rc);
     bench_gate gate;
     bench_gate_init(&gate);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = bench_fork_peer();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {

@@ -5,17 +5,17 @@
  *   bench_pool map     fig=F n=ITEMS procs=P           items/s (mp_pool_map, chunksize automatic)
  *   bench_pool apply   fig=F n=TASKS procs=P           tasks/s (n apply_async, then every get)
  *   bench_pool speedup fig=F tasks=K procs=P seconds=T serial time / mp_pool_map time
- *   bench_pool rt      fig=F seconds=T place=P         us per apply_async + get of x*x, 1 worker
- *   bench_pool rt_alloc fig=F size=B seconds=T place=P us per apply_async + get_alloc of a
+ *   bench_pool rt      fig=F seconds=T                 us per apply_async + get of x*x, 1 worker
+ *   bench_pool rt_alloc fig=F size=B seconds=T        us per apply_async + get_alloc of a
  *                                                     B-byte result (mp_task_result_alloc)
- *   bench_pool wake    fig=F handles=H seconds=T place=P us from a task's end to its waiter's
+ *   bench_pool wake    fig=F handles=H seconds=T       us from a task's end to its waiter's
  *                                                     return (median): mp_async_wait when H
  *                                                     is 1, else mp_async_wait_any over H
  *                                                     handles of which H-1 never complete
  *
- * place=same puts this process and the worker on one CPU, place=cross on
- * two (bench_place_init). The pool is made (and warmed up) before the
- * clock starts, as bench/py/bench_pool.py does. */
+ * For rt, rt_alloc and wake, this process is the sender and the pool's
+ * processes the receiver of BENCH_PLACE (bench.h). The pool is made (and
+ * warmed up) before the clock starts, as bench/py/bench_pool.py does. */
 #include "bench.h"
 #include "mp.h"
 
@@ -266,17 +266,14 @@ int main(int argc, char **argv)
         return 2;
     }
     if (one) {
-        if (!bench_place_init(bench_arg(argc, argv, "place", ""))) {
-            printf("NA placement needs two CPUs\n");
-            return 0;
-        }
         procs = 1;
-        bench_place_peer(); /* the supervisor and the worker inherit it */
+        bench_pin(BENCH_RECEIVER); /* the supervisor and the worker inherit it */
     }
     mp_pool *pool = mp_pool_new(procs);
     if (!pool)
         bench_die("mp_pool_new", -errno);
-    bench_place_self();
+    if (one)
+        bench_pin(BENCH_SENDER);
     int64_t warm_in[64], warm_out[64];
     for (int i = 0; i < 64; i++)
         warm_in[i] = i;

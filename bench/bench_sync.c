@@ -43,8 +43,7 @@ static double event_pingpong(double seconds)
     mp_event *ping = mp_event_new(), *pong = mp_event_new();
     if (!ping || !pong)
         bench_die("mp_event_new", -errno);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = bench_fork_peer();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {
@@ -82,8 +81,7 @@ static double condition_pingpong(double seconds)
     volatile int *turn = bench_shared(4096);
     if (!c)
         bench_die("mp_condition_new", -errno);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = bench_fork_peer();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {

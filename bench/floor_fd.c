@@ -43,8 +43,7 @@ static double rt(size_t size, double seconds)
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
         bench_die("socketpair", -errno);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = bench_fork_peer();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {
@@ -79,8 +78,7 @@ static double bw(size_t size, double seconds)
     (void)fcntl(fd[1], F_SETPIPE_SZ, 1 << 20);
     bench_gate gate;
     bench_gate_init(&gate);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = bench_fork_peer();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {

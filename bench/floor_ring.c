@@ -4,7 +4,7 @@
  * message between two processes costs at least.
  *
  *   floor_ring tput fig=F size=BYTES pairs=N seconds=T depth=SLOTS
- *   floor_ring rt   fig=F size=BYTES seconds=T [place=same|cross]
+ *   floor_ring rt   fig=F size=BYTES seconds=T
  *   floor_ring tasks fig=F n=TASKS procs=P
  *
  * With pairs=2 each producer has its own ring and consumer (2 independent
@@ -174,11 +174,6 @@ int main(int argc, char **argv)
             rings[i] = ring_new(depth, size);
         bench_result(fig, "floor", bench_tput(&ch, pairs, size, seconds), "msgs/s");
     } else if (strcmp(mode, "rt") == 0) {
-        if (!bench_place_init(bench_arg(argc, argv, "place", ""))) {
-            printf("NA placement needs two CPUs\n");
-            return 0;
-        }
-        bench_place_self();
         rings[0] = ring_new(64, 256);
         rings[1] = ring_new(64, 256);
         bench_result(fig, "floor", bench_rt(&ch, size, seconds), "us");

@@ -83,8 +83,7 @@ static uint32_t await_turn(pingpong_word *w, uint32_t me)
 static double pingpong(double seconds)
 {
     pingpong_word *w = bench_shared(4096);
-    fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = bench_fork_peer();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {

@@ -13,5 +13,6 @@
 #include "mp/queue.h"
 #include "mp/pipe.h"
 #include "mp/pool.h"
+#include "mp/log.h"
 
 #endif /* MP_H */

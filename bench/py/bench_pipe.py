@@ -6,7 +6,7 @@
 import sys
 import time
 
-from benchlib import CTX, Gate, args, result, timed_loop
+from benchlib import CTX, Gate, args, peer, result, timed_loop
 
 
 def _echo(conn):
@@ -36,8 +36,7 @@ def main():
     msg = bytes(size)
     if mode == "rt":
         a, b = CTX.Pipe(duplex=True)
-        child = CTX.Process(target=_echo, args=(b,))
-        child.start()
+        child = peer(_echo, (b,))
         a.send_bytes(msg)
         a.recv_bytes()
 
@@ -54,8 +53,7 @@ def main():
         r, w = CTX.Pipe(duplex=False)
         gate = Gate()
         out = CTX.RawArray("d", 2)
-        child = CTX.Process(target=_sink, args=(r, gate, out))
-        child.start()
+        child = peer(_sink, (r, gate, out))
         gate.open(1)
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:

@@ -5,25 +5,24 @@ how fast a waiter wakes.
   bench_pool.py map      fig=F n=ITEMS procs=P           items/s, pool.map(square, range(n))
   bench_pool.py apply    fig=F n=TASKS procs=P           tasks/s, n apply_async calls, then every get()
   bench_pool.py speedup  fig=F tasks=K procs=P seconds=T serial time / pool.map time
-  bench_pool.py rt       fig=F seconds=T place=P          us per apply_async(square).get(), Pool(1)
-  bench_pool.py rt_alloc fig=F size=B seconds=T place=P   us per ProcessPoolExecutor(1).submit(f).result()
-                                                         of a B-byte bytes result
-  bench_pool.py wake     fig=F handles=H seconds=T place=P us from a task's end to its waiter's return
-                                                         (median): AsyncResult.wait() when H is 1, else
-                                                         concurrent.futures.wait(FIRST_COMPLETED) over
-                                                         the task's future and H-1 that never complete
+  bench_pool.py rt       fig=F seconds=T             us per apply_async(square).get(), Pool(1)
+  bench_pool.py rt_alloc fig=F size=B seconds=T      us per ProcessPoolExecutor(1).submit(f).result()
+                                                    of a B-byte bytes result
+  bench_pool.py wake     fig=F handles=H seconds=T   us from a task's end to its waiter's return
+                                                    (median): AsyncResult.wait() when H is 1, else
+                                                    concurrent.futures.wait(FIRST_COMPLETED) over
+                                                    the task's future and H-1 that never complete
 
-place=same runs this process and the worker on one CPU, place=cross on two
-(as bench_place_init in bench.h). The pool is started (and warmed up) before
-the clock runs.
+For rt, rt_alloc and wake this process is the sender and the pool's
+processes the receiver of BENCH_PLACE (benchlib.pin). The pool is started
+(and warmed up) before the clock runs.
 """
 import concurrent.futures as cf
-import os
 import statistics
 import sys
 import time
 
-from benchlib import CTX, args, cpu_iters, cpu_work, result
+from benchlib import CTX, RECEIVER, SENDER, args, cpu_iters, cpu_work, pin, result
 
 
 def square(x):
@@ -43,32 +42,12 @@ def stamp_after(delay):
     return time.monotonic()
 
 
-def placement(place):
-    """(self CPU, peer CPU) for place, as bench_place_init; None when it
-    cannot be had here; (None, None) for no placement."""
-    if not place:
-        return None, None
-    cpus = sorted(os.sched_getaffinity(0))
-    if place == "same":
-        return cpus[0], cpus[0]
-    if place == "cross" and len(cpus) >= 2:
-        return cpus[0], cpus[1]
-    return None
-
-
-def placed(place, make):
-    """make() a pool or executor whose processes run on the peer CPU, then
-    pin this process to its own; prints NA and exits when impossible."""
-    cpus = placement(place)
-    if cpus is None:
-        print("NA placement needs two CPUs", flush=True)
-        sys.exit(0)
-    me, peer = cpus
-    if peer is not None:
-        os.sched_setaffinity(0, {peer})
+def placed(make):
+    """make() a pool or executor whose processes are the receivers of
+    BENCH_PLACE, then pin this process as the sender."""
+    pin(RECEIVER)
     pool = make()
-    if me is not None:
-        os.sched_setaffinity(0, {me})
+    pin(SENDER)
     return pool
 
 
@@ -85,14 +64,13 @@ def one_by_one(seconds, step):
 
 def placed_modes(mode, kv, fig):
     seconds = float(kv.get("seconds", 0.5))
-    place = kv.get("place", "")
     if mode == "rt":
-        with placed(place, lambda: CTX.Pool(1)) as pool:
+        with placed(lambda: CTX.Pool(1)) as pool:
             pool.apply(square, (1,))  # the worker is surely running
             result(fig, one_by_one(seconds, lambda: pool.apply_async(square, (7,)).get()), "us")
     elif mode == "rt_alloc":
         size = int(kv.get("size", 4096))
-        with placed(place, lambda: cf.ProcessPoolExecutor(1, mp_context=CTX)) as ex:
+        with placed(lambda: cf.ProcessPoolExecutor(1, mp_context=CTX)) as ex:
             ex.submit(make_bytes, size).result()
             result(fig, one_by_one(seconds, lambda: ex.submit(make_bytes, size).result()), "us")
     elif mode == "wake":
@@ -100,7 +78,7 @@ def placed_modes(mode, kv, fig):
         delay = 500e-6
         lat = []
         if handles == 1:
-            with placed(place, lambda: CTX.Pool(1)) as pool:
+            with placed(lambda: CTX.Pool(1)) as pool:
                 pool.apply(square, (1,))
                 t0 = time.monotonic()
                 while time.monotonic() - t0 < seconds:
@@ -110,7 +88,7 @@ def placed_modes(mode, kv, fig):
                     lat.append((woke - r.get()) * 1e6)
         else:
             never = [cf.Future() for _ in range(handles - 1)]
-            with placed(place, lambda: cf.ProcessPoolExecutor(1, mp_context=CTX)) as ex:
+            with placed(lambda: cf.ProcessPoolExecutor(1, mp_context=CTX)) as ex:
                 ex.submit(square, 1).result()
                 t0 = time.monotonic()
                 while time.monotonic() - t0 < seconds:

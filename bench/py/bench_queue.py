@@ -5,7 +5,7 @@
 """
 import sys
 
-from benchlib import CTX, args, result, timed_loop, tput
+from benchlib import CTX, args, peer, result, timed_loop, tput
 
 
 def _echo(ping, pong):
@@ -26,8 +26,7 @@ def main():
         result(kv["fig"], v, "msgs/s")
     elif mode == "rt":
         ping, pong = CTX.Queue(), CTX.Queue()
-        child = CTX.Process(target=_echo, args=(ping, pong))
-        child.start()
+        child = peer(_echo, (ping, pong))
         msg = bytes(size)
         ping.put(msg)
         pong.get()  # one untimed trip: the child is running

@@ -7,7 +7,7 @@
 """
 import sys
 
-from benchlib import CTX, args, ops, result, timed_loop
+from benchlib import CTX, args, ops, peer, result, timed_loop
 
 
 def _event_echo(ping, pong):
@@ -48,8 +48,7 @@ def main():
         # ping-pong: the parent sets ping and waits for pong; the child
         # waits for ping, clears it and sets pong. Two wake-ups a trip.
         ping, pong = CTX.Event(), CTX.Event()
-        child = CTX.Process(target=_event_echo, args=(ping, pong), daemon=True)
-        child.start()
+        child = peer(_event_echo, (ping, pong), daemon=True)
 
         def trip():
             ping.set()
@@ -66,8 +65,7 @@ def main():
         # notifies and waits for it to come back.
         cond = CTX.Condition()
         turn = CTX.RawValue("i", 0)
-        child = CTX.Process(target=_cond_echo, args=(cond, turn))
-        child.start()
+        child = peer(_cond_echo, (cond, turn))
 
         def trip():
             turn.value = 1

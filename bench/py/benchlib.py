@@ -5,6 +5,7 @@ the C programs, and prints `RESULT <figure> cpython <value> <unit>`. Every
 script uses the fork start method, the one libmp's model matches.
 """
 import multiprocessing as mp
+import os
 import sys
 import time
 
@@ -17,6 +18,21 @@ def args():
     kv = dict(a.split("=", 1) for a in sys.argv[2:] if "=" in a)
     kv.setdefault("fig", mode)
     return mode, kv
+
+
+SENDER, RECEIVER = 0, 1
+
+
+def pin(role):
+    """CPU placement, as bench_pin in bench.h: BENCH_PLACE=diff puts senders
+    on the first allowed CPU and receivers on the second, same puts
+    everyone on the first; unset leaves it to the scheduler."""
+    place = os.environ.get("BENCH_PLACE")
+    if not place:
+        return
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    cpu = cpus[1] if place == "diff" and role == RECEIVER and len(cpus) == 2 else cpus[0]
+    os.sched_setaffinity(0, {cpu})
 
 
 def result(fig, value, unit):
@@ -44,6 +60,7 @@ class Gate:
 
 def _producer(q, gate, size, seconds):
     payload = bytes(size)
+    pin(SENDER)
     gate.wait()
     deadline = time.monotonic() + seconds
     put = q.put
@@ -57,6 +74,7 @@ def _producer(q, gate, size, seconds):
 
 
 def _consumer(q, gate, i, counts, ends):
+    pin(RECEIVER)
     gate.wait()
     get = q.get
     n = 0
@@ -88,6 +106,18 @@ def tput(make_channel, pairs, size, seconds):
     return sum(counts) / (max(ends) - t0)
 
 
+def peer(target, args=(), daemon=False):
+    """Start the other side of a two-process figure, pinned as the
+    receiver, and pin the caller as the sender (bench_fork_peer)."""
+    def run(*a):
+        pin(RECEIVER)
+        target(*a)
+    child = CTX.Process(target=run, args=args, daemon=daemon)
+    child.start()
+    pin(SENDER)
+    return child
+
+
 def timed_loop(seconds, step, batch=16):
     """Run step() in batches until `seconds` have passed; return seconds
     per call."""
@@ -103,6 +133,7 @@ def timed_loop(seconds, step, batch=16):
 
 
 def _ops_child(op, gate, seconds, i, counts, ends):
+    pin(SENDER if i % 2 == 0 else RECEIVER)
     gate.wait()
     n = 0
     t0 = time.monotonic()

@@ -29,7 +29,7 @@ extern "C" {
     XX(EVALUE, -30006, "released too many times")                                        \
     XX(ENOTOWNER, -30007, "not owned by the calling thread")                             \
     XX(EOWNERDEAD, -30008, "acquired; the previous holder died while holding it")        \
-    XX(EBROKEN, -30009, "barrier is broken")                                             \
+    XX(EBROKEN, -30009, "barrier is broken, or the pool cannot run work")                \
     XX(ETASK, -30010, "the task returned an error")                                      \
     XX(EWORKERDIED, -30011, "the worker running the task died")                          \
     XX(EAUTH, -30012, "authentication failed")                                           \

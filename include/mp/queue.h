@@ -1,5 +1,5 @@
 /* mp/queue.h - Python's Queue, SimpleQueue and JoinableQueue in one type:
- * a ring of byte messages in the shared heap.
+ * chunks of byte messages in the shared heap.
  *
  * A queue is usable from every process of the family, whenever it was
  * created (a pointer to it may be sent to a process that already runs, for
@@ -8,18 +8,41 @@
  * producers (so in order per producer). A message is copied in on put and
  * out on get.
  *
- * Storage. Messages live in a ring of mp_queue_opts.capacity bytes. A
- * message larger than a quarter of the ring is stored out of line, in
- * its own shared-heap block; messages that find the ring full go into
- * overflow chunks (shared-heap blocks of a quarter of the ring, 4 KiB to
- * 64 KiB, each holding many small messages) until the ring is drained. So the ring size never makes a put fail or wait: only maxsize
- * (a count of items) makes a queue full. The ring size is a speed setting.
+ * Storage. Messages live in chunks of mp_queue_opts.capacity bytes in the
+ * shared heap, each holding many messages; the queue takes a new chunk
+ * when the last one is full and frees each chunk once it is drained. A
+ * message larger than a quarter of a chunk is stored out of line, in its
+ * own block. So the chunk size never makes a put fail or wait: only
+ * maxsize (a count of items) makes a queue full. The chunk size is a
+ * speed setting.
+ *
+ * Concurrency. Producers and consumers each have a lock and a cursor of
+ * their own, on separate cache lines, and neither lock is held while
+ * message bytes are copied: a put reserves its place under the producers'
+ * lock, copies outside it and publishes with one store; a get claims the
+ * oldest published message under the consumers' lock and copies it out
+ * after. So a producer and a consumer on different cores share only the
+ * cache lines of the messages themselves.
+ *
+ * Stopped or slow processes. Every call keeps its timeout whatever other
+ * processes do: a process stopped (SIGSTOP, a debugger) while it holds one
+ * of the two locks, which it does for a few stores, makes the calls of its
+ * own side that need that lock time out (MP_EFULL, MP_EEMPTY), never the
+ * other side's. A producer stopped between reserving and publishing holds
+ * back the messages queued behind its own (FIFO) until it resumes: gets
+ * time out with MP_EEMPTY meanwhile. *_nowait calls never sleep; they may
+ * spin a few microseconds for a lock whose holder is running. qsize,
+ * empty, full and closed read published counters and never wait.
  *
  * Crash safety. A process killed at any point inside a queue call never
  * corrupts the queue nor blocks the others: at most the message it was
  * putting or getting is lost (never delivered twice, never seen half
- * written), and an out-of-line block or overflow chunk it held may leak. Queue calls never
- * return MP_EOWNERDEAD. */
+ * written). A message a dead producer had reserved is skipped, and one a
+ * dead consumer had claimed is dropped, once they have been held for a
+ * tenth of a second and the holder is found dead; the out-of-line blocks
+ * they held are freed then. A block or chunk can leak only if the process
+ * dies within a few instructions of allocating it or of releasing it.
+ * Queue calls never return MP_EOWNERDEAD. */
 #ifndef MP_QUEUE_H
 #define MP_QUEUE_H
 
@@ -33,29 +56,31 @@ typedef struct mp_queue mp_queue;
 
 typedef struct {
     size_t maxsize;  /* items; 0 = no limit (Python's Queue()) */
-    size_t capacity; /* bytes of ring storage; 0 = library default (1 MiB) */
+    size_t capacity; /* bytes per storage chunk; 0 = library default (1 MiB) */
 } mp_queue_opts;
 
 /* mp_queue_new creates a queue holding at most maxsize messages (0: no
- * limit) with the default ring. Returns NULL with errno = ENOMEM when the
+ * limit) with the default chunk size. Returns NULL with errno = ENOMEM when the
  * shared heap is exhausted. Python's Queue(maxsize), SimpleQueue() and
  * JoinableQueue(maxsize) are all this call. */
 MP_EXTERN mp_queue *mp_queue_new(size_t maxsize);
 
 /* mp_queue_new_opts creates a queue with the given options; NULL opts
- * takes the defaults. The capacity is rounded up to a power of two (at
- * least 256 bytes). Returns NULL with errno = ENOMEM when the shared heap
- * cannot hold the ring (or capacity exceeds 1 TiB). */
+ * takes the defaults. The capacity is the size of a storage chunk (at
+ * least 512 bytes; a power of two wastes nothing in the heap). Returns NULL
+ * with errno = ENOMEM when the shared heap cannot hold the first chunk (or
+ * capacity exceeds 1 TiB). */
 MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts);
 
 /* mp_queue_put appends a copy of the len bytes at msg (msg may be NULL when
  * len is 0). While the queue holds maxsize messages it waits up to timeout
  * seconds for room (MP_FOREVER: no limit; 0: never waits). Returns 0,
- * MP_EFULL when still full at the timeout, MP_ECLOSED once the queue is
- * closed (also when closed while waiting), MP_EMSGSIZE when the shared heap
- * cannot hold the message out of line, MP_ENOMEM when it cannot hold the
- * overflow chunk or block for a message that found the ring full, MP_EINVAL for a NULL queue, NULL
- * msg with len > 0, or a NaN timeout. On failure nothing is queued.
+ * MP_EFULL when still full at the timeout (or when the timeout ran out
+ * behind a producer stopped while holding the producers' lock),
+ * MP_ECLOSED once the queue is closed (also when closed while waiting),
+ * MP_EMSGSIZE when the shared heap cannot hold the message out of line,
+ * MP_ENOMEM when it cannot hold a new chunk, MP_EINVAL for a NULL queue,
+ * NULL msg with len > 0, or a NaN timeout. On failure nothing is queued.
  * Uncontended, it makes no system call. */
 MP_EXTERN int mp_queue_put(mp_queue *q, const void *msg, size_t len, double timeout);
 
@@ -89,8 +114,8 @@ MP_EXTERN int mp_queue_get_nowait(mp_queue *q, void *buf, size_t cap, size_t *le
  * that was not (MP_EFULL, MP_ECLOSED, MP_EMSGSIZE, MP_ENOMEM); MP_EINVAL
  * (nothing put) for a NULL queue, NULL arrays with n > 0, a NULL message
  * with length > 0, or a NaN timeout. */
-MP_EXTERN int mp_queue_put_many(mp_queue *q, const void *const *msgs, const size_t *lens,
-                                size_t n, size_t *done, double timeout);
+MP_EXTERN int mp_queue_put_many(mp_queue *q, const void *const *msgs, const size_t *lens, size_t n,
+                                size_t *done, double timeout);
 
 /* mp_queue_get_many removes up to max messages at once, waiting up to
  * timeout seconds for the first, then taking those already queued that
@@ -103,8 +128,9 @@ MP_EXTERN int mp_queue_put_many(mp_queue *q, const void *const *msgs, const size
 MP_EXTERN int mp_queue_get_many(mp_queue *q, void *buf, size_t cap, size_t *lens, size_t max,
                                 size_t *n, double timeout);
 
-/* mp_queue_qsize returns the exact number of messages queued at the moment
- * of the call (0 for NULL). Unlike Python's, it works everywhere. */
+/* mp_queue_qsize returns the number of messages queued at the moment of
+ * the call (0 for NULL): put (including puts still copying) and not yet
+ * taken. Unlike Python's, it works everywhere. Never waits. */
 MP_EXTERN size_t mp_queue_qsize(const mp_queue *q);
 
 /* mp_queue_empty tells whether qsize is 0 (true for NULL). */

@@ -258,8 +258,14 @@ static bool feed(struct disp *d)
                 continue;
             int slot = free_slot(d, nd);
             struct rslot *rs = rslot(d, slot);
-            if (!mp__pool_claim(p, slot, &rs->cl))
+            if (!mp__pool_claim(p, slot, &rs->cl)) {
+                /* A claim marks its slot as seeking work, for submitters
+                 * to count on; this slot will not look again (the
+                 * dispatcher idles on the doorbell), so it is put back as
+                 * busy, and a submitter wakes the doorbell instead. */
+                atomic_store(&p->slots[slot].sleep, MP__W_ACTIVE);
                 goto out_unlock;
+            }
             rs->busy = true;
             rs->sent = false;
             rs->since = 0;

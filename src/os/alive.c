@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +16,12 @@
 #include "os/pidfd.h"
 #include "os/thread.h"
 
-/* Whether /proc can be believed, per fork generation: 1 yes, -1 no, 0 not
- * known yet. A tmpfs over /proc, or a procfs of another pid namespace,
- * must not make a live thread look dead, so /proc is trusted only when
- * /proc/self/stat names our own pid. */
-static int proc_ok;
-static unsigned proc_ok_gen;
+/* Whether /proc can be believed, for the fork generation it was asked in:
+ * (generation << 2) | 1 yes, | 2 no; 0 not known yet. One atomic word, as
+ * any thread may ask. A tmpfs over /proc, or a procfs of another pid
+ * namespace, must not make a live thread look dead, so /proc is trusted
+ * only when /proc/self/stat names our own pid. */
+static _Atomic uint64_t proc_ok;
 
 /* read_stat reads /proc/<path> into buf; returns the bytes read or -1. */
 static ssize_t read_stat(const char *path, char *buf, size_t cap)
@@ -36,15 +38,16 @@ static ssize_t read_stat(const char *path, char *buf, size_t cap)
 
 static bool proc_trusted(void)
 {
-    unsigned gen = mp__fork_generation();
-    if (proc_ok_gen != gen || proc_ok == 0) {
+    uint64_t gen = mp__fork_generation();
+    uint64_t v = atomic_load_explicit(&proc_ok, memory_order_relaxed);
+    if (v == 0 || v >> 2 != gen) {
         char buf[64];
         bool ok = read_stat("/proc/self/stat", buf, sizeof buf) > 0 &&
                   strtol(buf, NULL, 10) == (long)mp__pid();
-        proc_ok = ok ? 1 : -1;
-        proc_ok_gen = gen;
+        v = gen << 2 | (ok ? 1u : 2u);
+        atomic_store_explicit(&proc_ok, v, memory_order_relaxed);
     }
-    return proc_ok > 0;
+    return (v & 3) == 1;
 }
 
 /* proc_zombie tells whether a trusted /proc shows tid as a zombie (or

@@ -99,15 +99,13 @@ enum { MP__SUP_STARTING = 0, MP__SUP_RUNNING = 1, MP__SUP_EXITED = 2 };
 /* Job kinds. */
 enum { MP__JOB_APPLY, MP__JOB_MAP, MP__JOB_IMAP, MP__JOB_IMAP_UNORDERED };
 
-/* Slot sleep states (slot->sleep). */
-enum { MP__W_ACTIVE = 0, MP__W_SPINNING = 1, MP__W_SLEEPING = 2 };
+/* Slot states (slot->sleep): running a chunk (or claimed by a submitter
+ * for its job), about to look at the queues (it will see whatever was
+ * pushed before), spinning for work, asleep on its wake word. */
+enum { MP__W_ACTIVE = 0, MP__W_SEEKING = 1, MP__W_SPINNING = 2, MP__W_SLEEPING = 3 };
 
 /* Callback states (job->cb_state). */
 enum { MP__CB_NONE = 0, MP__CB_TAKEN = 1, MP__CB_DONE = 2 };
-
-/* Most idle workers one submission wakes itself; a woken worker that sees
- * more work wakes the next (worker.c). */
-#define MP__WAKE_MAX 64
 
 /* Job blocks at least this big are kept for reuse when freed: their pages
  * stay mapped in every process of the pool, so the next big map pays no
@@ -296,6 +294,7 @@ struct mp_pool {
     _Atomic(void *) spare;           /* a large job block kept for reuse, or NULL */
     _Atomic uint64_t forks;          /* workers forked, ever */
     _Atomic uint32_t inits;          /* workers that got through their initializer */
+    _Atomic uint32_t spinner;        /* slot + 1 of the one idle slot spinning now, or 0 */
     /* Hook for the cluster (src/cluster): set before the pool is shared. */
     int (*admit)(mp_task_fn fn, size_t arg_size, size_t result_size); /* 0 or MP_EINVAL; NULL: any */
     int spread; /* workers a default chunksize spreads a map over; 0: nworkers */
@@ -508,6 +507,10 @@ void mp__pool_wake_idle(mp_pool *p, uint32_t want);
  * that also polls elsewhere passes one). Called without the lock.
  * Returns 0 (look for work) or MP_ETIMEDOUT. */
 int mp__pool_idle(mp_pool *p, int slot, const mp__deadline *d);
+
+/* mp__pool_spinner_gone lets another slot spin when slot's owner died
+ * while it was the one spinning (the supervisor calls it). */
+void mp__pool_spinner_gone(mp_pool *p, int slot);
 
 /* ---- worker.c, supervisor.c, callback.c, pool.c ------------------------ */
 

@@ -12,6 +12,7 @@
 #include "mp/error.h"
 #include "os/alive.h"
 #include "os/futex.h"
+#include "os/log.h"
 #include "os/thread.h"
 #include "pool/pool.h"
 #include "sync/wait.h"
@@ -161,6 +162,9 @@ int mp__pool_lock(mp_pool *p, const mp__deadline *d)
 {
     int rc = d != NULL ? mp__lock_acquire(&p->lock, d) : mp__lock_hold(&p->lock);
     if (rc == MP_EOWNERDEAD) {
+        mp__log(MP_LOG_WARN, "pool %p: its lock was taken over from a dead holder%s", (void *)p,
+                atomic_load(&p->jr.job) != NULL || p->jr.drain != NULL ? "; its journal replayed"
+                                                                       : "");
         repair(p);
         rc = 0;
     }
@@ -176,8 +180,11 @@ void mp__pool_unlock(mp_pool *p)
 
 bool mp__pool_claim(mp_pool *p, int slot, struct mp__claim *cl)
 {
-    drain(p);
     struct mp__pool_slot *s = &p->slots[slot];
+    /* Seeking, before looking at the stack (seq_cst): a submitter that
+     * pushes meanwhile and sees it needs to wake nobody. */
+    atomic_store(&s->sleep, MP__W_SEEKING);
+    drain(p);
     struct mp_async *j;
     while ((j = atomic_load_explicit(&p->head, memory_order_relaxed)) != NULL) {
         while (j->next_chunk < j->nchunks) {
@@ -192,6 +199,7 @@ bool mp__pool_claim(mp_pool *p, int slot, struct mp__claim *cl)
                 s->job = j;
                 if (atomic_compare_exchange_strong(&j->chunk_st[c], &pend,
                                                    MP__CH_CLAIMED | (uint32_t)slot)) {
+                    atomic_store_explicit(&s->sleep, MP__W_ACTIVE, memory_order_relaxed);
                     j->next_chunk = c + 1;
                     if (c + 1 == j->nchunks)
                         unlink_head(p, j); /* the claim's reference keeps it */
@@ -334,19 +342,25 @@ int mp__pool_check_alive(mp_pool *p, const mp__deadline *d)
 
 void mp__pool_wake_idle(mp_pool *p, uint32_t want)
 {
-    for (int i = 0; i < p->nslots && want > 0; i++) {
-        struct mp__pool_slot *s = &p->slots[i];
-        /* seq_cst: ordered after the caller's push (the idle side stores
-         * its state, then looks for work). */
-        if (atomic_load(&s->sleep) == MP__W_ACTIVE)
-            continue;
-        uint32_t old = atomic_exchange(&s->sleep, MP__W_ACTIVE);
-        if (old == MP__W_ACTIVE)
-            continue;
-        atomic_fetch_add(&s->wake, 1);
-        want--;
-        if (old == MP__W_SLEEPING)
-            mp__futex_wake(&s->wake, 1);
+    /* Cheapest first: a seeking slot will see the push anyway; a spinning
+     * one takes it without a system call on either side; a sleeping one
+     * costs a futex wake and a context switch. Each slot taken serves one
+     * unit of want. */
+    for (uint32_t kind = MP__W_SEEKING; kind <= MP__W_SLEEPING && want > 0; kind++) {
+        for (int i = 0; i < p->nslots && want > 0; i++) {
+            struct mp__pool_slot *s = &p->slots[i];
+            /* seq_cst: ordered after the caller's push (the other side
+             * stores its state, then looks for work). */
+            uint32_t old = atomic_load(&s->sleep);
+            if (old != kind || !atomic_compare_exchange_strong(&s->sleep, &old, MP__W_ACTIVE))
+                continue;
+            want--;
+            if (old == MP__W_SEEKING)
+                continue;
+            atomic_fetch_add(&s->wake, 1);
+            if (old == MP__W_SLEEPING)
+                mp__futex_wake(&s->wake, 1);
+        }
     }
 }
 
@@ -360,8 +374,18 @@ int mp__pool_idle(mp_pool *p, int slot, const mp__deadline *d)
     int rc = 0;
     atomic_store(&s->sleep, MP__W_SPINNING);
     /* A submitter in a loop refills the queue within microseconds: a
-     * spinning slot is claimed without a system call on either side. */
-    if (!mp__pool_work_visible(p) && !mp__spin(&s->wake, w, d)) {
+     * spinning slot is claimed without a system call on either side. But
+     * one idle slot spins at a time: more would only take CPUs from the
+     * submitter and the busy workers (on two cores with two workers, two
+     * spinners cost apply_async a third of its throughput). A spinner
+     * that dies is forgotten by the supervisor (mp__pool_spinner_gone). */
+    bool woken = mp__pool_work_visible(p);
+    uint32_t none = 0, me = (uint32_t)slot + 1;
+    if (!woken && atomic_compare_exchange_strong(&p->spinner, &none, me)) {
+        woken = mp__spin(&s->wake, w, d);
+        atomic_compare_exchange_strong(&p->spinner, &me, 0);
+    }
+    if (!woken) {
         uint32_t spinning = MP__W_SPINNING;
         if (atomic_compare_exchange_strong(&s->sleep, &spinning, MP__W_SLEEPING)) {
             while (rc == 0 && atomic_load(&s->wake) == w && !mp__pool_work_visible(p) &&
@@ -371,6 +395,12 @@ int mp__pool_idle(mp_pool *p, int slot, const mp__deadline *d)
     }
     atomic_store(&s->sleep, MP__W_ACTIVE);
     return rc;
+}
+
+void mp__pool_spinner_gone(mp_pool *p, int slot)
+{
+    uint32_t me = (uint32_t)slot + 1;
+    atomic_compare_exchange_strong(&p->spinner, &me, 0);
 }
 
 /* ---- arguments copied in after the push ---------------------------------- */

@@ -41,6 +41,7 @@
 #include "mp/error.h"
 #include "os/clock.h"
 #include "os/futex.h"
+#include "os/log.h"
 #include "os/pdeath.h"
 #include "os/pidfd.h"
 #include "pool/pool.h"
@@ -107,6 +108,10 @@ static int spawn(struct sup *sv, int idx)
  * with MP_EBROKEN, and so will what comes later (mp__pool_sweep_broken). */
 static void set_broken(mp_pool *p)
 {
+    mp__log(MP_LOG_WARN,
+            "pool: %d workers in a row died before their initializer returned; no more forks, "
+            "its work fails with MP_EBROKEN",
+            MP__EARLY_DEATHS_PER_PLACE * p->nworkers);
     mp__pool_lock(p, NULL);
     atomic_store(&p->broken, MP__BROKEN_START);
     mp__pool_fail_all(p, MP__CH_BROKEN);
@@ -121,6 +126,7 @@ static void worker_ended(struct sup *sv, pid_t pid)
     mp_pool *p = sv->p;
     struct mp_async *j = NULL;
     bool done = false, inited = true;
+    const char *why = "";
     int idx = -1;
     mp__pool_lock(p, NULL);
     for (int i = 0; i < p->nworkers; i++) {
@@ -129,8 +135,16 @@ static void worker_ended(struct sup *sv, pid_t pid)
             continue;
         idx = i;
         s->pid = 0;
+        mp__pool_spinner_gone(p, i);
         inited = atomic_load(&s->inited) != 0;
+        uint32_t c = s->chunk;
         j = mp__pool_fail_claim(p, i, MP__CH_DIED, &done);
+        if (j != NULL)
+            why = atomic_load(&j->chunk_st[c]) == MP__CH_DIED ? " while running a task, which "
+                                                                "fails with MP_EWORKERDIED"
+                  : atomic_load(&j->chunk_st[c]) == MP__CH_TIMEDOUT
+                      ? " after its task ran past task_timeout"
+                      : "";
         break;
     }
     mp__pool_unlock(p);
@@ -140,8 +154,12 @@ static void worker_ended(struct sup *sv, pid_t pid)
         close(sv->fds[idx].fd);
         sv->fds[idx].fd = -1;
     }
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
+    mp__log(*why ? MP_LOG_WARN : MP_LOG_INFO,
+            "pool worker %d (pid %d) %s%s; replaced unless the pool is closing", idx, (int)pid,
+            mp__exit_describe(mp__exitcode(st)).s, why);
     if (idx < 0 || inited)
         return;
     /* A run of early deaths ends when any worker gets through. */
@@ -203,6 +221,10 @@ static void check_limits(mp_pool *p)
             j = s->job;
             done = mp__pool_finish(p, j, s->chunk, MP__CH_TIMEDOUT);
             kill(s->pid, SIGKILL);
+            mp__log(MP_LOG_WARN,
+                    "pool worker %d (pid %d): a chunk ran past task_timeout (%g s); "
+                    "killed, its items fail with MP_ETIMEDOUT",
+                    i, (int)s->pid, p->task_timeout);
         }
         mp__pool_unlock(p);
         /* The claim's reference, held in the slot, keeps j. */

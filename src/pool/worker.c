@@ -89,11 +89,9 @@ _Noreturn void mp__pool_worker_main(mp_pool *p, int idx)
             mp__pool_lock(p, NULL);
             continue;
         }
-        /* More work and an idle peer: pass the wake-up on. */
-        bool more = atomic_load_explicit(&p->head, memory_order_relaxed) != NULL;
+        /* No wake-up to pass on: every push woke a slot of its own, or
+         * found them all busy (each will look again when it is done). */
         mp__pool_unlock(p);
-        if (more)
-            mp__pool_wake_idle(p, 1);
 
         uint32_t st = MP__CH_DIED;
         if (mp__pool_chunk_ready(cl.job, cl.chunk)) {
@@ -102,6 +100,11 @@ _Noreturn void mp__pool_worker_main(mp_pool *p, int idx)
             st = run_chunk(&cl);
         }
 
+        /* From here the worker only commits and looks for the next chunk:
+         * a submitter that pushes meanwhile need wake nobody else (unless
+         * this is the worker's last chunk). */
+        if (p->maxtasks == 0 || done + 1 < p->maxtasks)
+            atomic_store(&s->sleep, MP__W_SEEKING);
         mp__pool_lock(p, NULL);
         bool complete = mp__pool_commit(p, idx, &cl, st);
         if (complete || cl.job->kind == MP__JOB_IMAP || cl.job->kind == MP__JOB_IMAP_UNORDERED) {

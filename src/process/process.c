@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include "os/clock.h"
+#include "os/log.h"
 #include "os/pdeath.h"
 #include "os/pidfd.h"
 #include "os/thread.h"
+#include "sync/lock.h"
 #include "sync/wait.h"
 #include "mp/error.h"
 
@@ -47,6 +49,11 @@ struct mp_process {
     char buf[];                     /* storage for ident and name */
 };
 
+/* Seconds a daemon child has after its SIGTERM at exit before it gets
+ * SIGKILL: enough for a handler to clean up, short enough that a daemon
+ * ignoring SIGTERM does not hold up its parent's exit for long. */
+#define EXIT_TERM_GRACE 1.0
+
 static mp_process main_proc = {
     .name = "MainProcess", .ident = "", .pidfd = -1, .kind = KIND_MAIN, .started = true};
 static mp_process parent_proc = {.ident = "", .pidfd = -1, .kind = KIND_PARENT};
@@ -58,7 +65,7 @@ static atomic_uint counter;              /* numbers handed out by this process *
 /* Guards the registry and every started object's pid/status fields. Never
  * held across fork: the atfork handlers take it around every fork so a
  * child never inherits it locked. */
-static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static mp__lock reg_lock; /* libmp's futex lock, used here in private memory */
 static mp_process *children; /* started objects whose pidfd is still open */
 static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
 
@@ -72,12 +79,12 @@ __attribute__((constructor)) static void process_at_load(void)
 
 static void lock(void)
 {
-    pthread_mutex_lock(&reg_lock);
+    (void)mp__lock_hold(&reg_lock); /* a holder of this process cannot die alone */
 }
 
 static void unlock(void)
 {
-    pthread_mutex_unlock(&reg_lock);
+    (void)mp__lock_release(&reg_lock);
 }
 
 static void reg_add(mp_process *p)
@@ -130,10 +137,15 @@ static bool try_reap_locked(mp_process *p)
     while (r < 0 && errno == EINTR);
     if (r == 0)
         return false;
-    if (r > 0)
-        p->status = WIFSIGNALED(st) ? -WTERMSIG(st) : WEXITSTATUS(st);
-    else
+    if (r > 0) {
+        p->status = mp__exitcode(st);
+        mp__log(MP_LOG_INFO, "%s (pid %d) %s", p->name, (int)p->pid,
+                mp__exit_describe(p->status).s);
+    } else {
         p->status = 255; /* ECHILD: someone else took the status (SIGCHLD ignored) */
+        mp__log(MP_LOG_INFO, "%s (pid %d) ended; its exit status was collected elsewhere", p->name,
+                (int)p->pid);
+    }
     p->reaped = true;
     return true;
 }
@@ -214,15 +226,19 @@ static void exit_children(void)
         unlock(); /* the common case: nothing to wait for, no clock read */
         return;
     }
-    for (mp_process *q = children; q != NULL; q = q->next)
-        if (!q->reaped && q->daemon && q->pidfd >= 0)
+    for (mp_process *q = children; q != NULL; q = q->next) {
+        if (q->reaped || !q->daemon)
+            continue;
+        mp__log(MP_LOG_INFO, "at exit: terminating daemon %s (pid %d)", q->name, (int)q->pid);
+        if (q->pidfd >= 0)
             mp__pidfd_send_signal(q->pidfd, SIGTERM);
-        else if (!q->reaped && q->daemon)
+        else
             kill(q->pid, SIGTERM);
+    }
     unlock();
     mp__deadline forever, grace;
     mp__deadline_init(&forever, MP_FOREVER);
-    mp__deadline_init(&grace, 1.0);
+    mp__deadline_init(&grace, EXIT_TERM_GRACE);
     for (int daemon = 0; daemon <= 1; daemon++) {
         for (;;) {
             lock();
@@ -232,8 +248,14 @@ static void exit_children(void)
                 break;
             if (daemon && wait_reap(q, &grace) == 0)
                 continue;
-            if (daemon)
+            if (daemon) {
+                mp__log(MP_LOG_WARN,
+                        "at exit: daemon %s (pid %d) outlived SIGTERM by %g s: SIGKILL", q->name,
+                        (int)q->pid, EXIT_TERM_GRACE);
                 send_signal(q, SIGKILL);
+            } else {
+                mp__log(MP_LOG_DEBUG, "at exit: joining %s (pid %d)", q->name, (int)q->pid);
+            }
             wait_reap(q, &forever);
         }
     }
@@ -317,6 +339,7 @@ static _Noreturn void child_main(mp_process *p, pid_t ppid, const char *pname)
     parent = &parent_proc;
     current = p;
     counter = 0;
+    mp__log_set_name(p->name);
     int code = p->target(p->arg);
     exit_children();
     /* Python flushes sys.stdout and sys.stderr. Locking a stream writes to
@@ -337,9 +360,8 @@ mp_process *mp_process_new(mp_target_fn target, void *arg, const mp_process_opts
         return NULL;
     }
     const char *prefix = current->ident;
-    const char *uname = opts != NULL && opts->name != NULL && opts->name[0] != '\0'
-                            ? opts->name
-                            : NULL;
+    const char *uname =
+        opts != NULL && opts->name != NULL && opts->name[0] != '\0' ? opts->name : NULL;
     size_t ilen = strlen(prefix) + 12; /* ":" + up to 10 digits + NUL */
     size_t nlen = uname != NULL ? strlen(uname) + 1 : sizeof "Process-" + ilen;
     mp_process *p = calloc(1, sizeof *p + ilen + nlen);
@@ -399,6 +421,7 @@ int mp_process_start(mp_process *p)
     p->pidfd = fd >= 0 ? fd : -1;
     reg_add(p);
     unlock();
+    mp__log(MP_LOG_INFO, "started %s (pid %d)%s", p->name, (int)pid, p->daemon ? ", a daemon" : "");
     return 0;
 }
 
@@ -558,26 +581,6 @@ int mp_process_sentinel(const mp_process *cp)
     return fd < 0 ? -1 : fd;
 }
 
-/* Python's signal names for negative exit codes ("stopped[SIGTERM]"). */
-static const char *signal_name(int sig)
-{
-    static const char *const names[] = {
-        [SIGHUP] = "SIGHUP",       [SIGINT] = "SIGINT",       [SIGQUIT] = "SIGQUIT",
-        [SIGILL] = "SIGILL",       [SIGTRAP] = "SIGTRAP",     [SIGABRT] = "SIGABRT",
-        [SIGBUS] = "SIGBUS",       [SIGFPE] = "SIGFPE",       [SIGKILL] = "SIGKILL",
-        [SIGUSR1] = "SIGUSR1",     [SIGSEGV] = "SIGSEGV",     [SIGUSR2] = "SIGUSR2",
-        [SIGPIPE] = "SIGPIPE",     [SIGALRM] = "SIGALRM",     [SIGTERM] = "SIGTERM",
-        [SIGCHLD] = "SIGCHLD",     [SIGCONT] = "SIGCONT",     [SIGSTOP] = "SIGSTOP",
-        [SIGTSTP] = "SIGTSTP",     [SIGTTIN] = "SIGTTIN",     [SIGTTOU] = "SIGTTOU",
-        [SIGURG] = "SIGURG",       [SIGXCPU] = "SIGXCPU",     [SIGXFSZ] = "SIGXFSZ",
-        [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF",     [SIGWINCH] = "SIGWINCH",
-        [SIGIO] = "SIGIO",         [SIGSYS] = "SIGSYS",
-    };
-    if (sig > 0 && (size_t)sig < sizeof names / sizeof names[0])
-        return names[sig];
-    return NULL;
-}
-
 int mp_process_repr(const mp_process *cp, char *buf, size_t cap)
 {
     if (cp == NULL || (buf == NULL && cap > 0))
@@ -594,7 +597,7 @@ int mp_process_repr(const mp_process *cp, char *buf, size_t cap)
         bool started = p->started, done = started && try_reap_locked(p);
         int code = p->status;
         unlock();
-        const char *sig = code < 0 ? signal_name(-code) : NULL;
+        const char *sig = code < 0 ? mp__signal_name(-code) : NULL;
         if (!started)
             snprintf(status, sizeof status, "initial");
         else if (!done)

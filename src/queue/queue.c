@@ -1,13 +1,18 @@
-/* queue.c - Python's Queue, SimpleQueue and JoinableQueue: argument
- * checks, the lock, waiting and waking, close and join around the record
- * storage of internal/qring.h.
+/* queue.c - Python's Queue, SimpleQueue and JoinableQueue on the record
+ * storage of store.h: reserve under a lock, copy outside it, publish with
+ * one store; waiting, waking, close, task_done and join around that.
  *
- * Locking. One futex lock (internal/lock.h) guards the storage and the
- * condition counts. Every change to the storage is committed by a single
- * store (see qring.h), so a process killed while holding the lock leaves a
- * whole state behind: the next locker takes the lock over and only has to
- * wake every sleeper, in case the dead process swallowed a wake-up meant
- * for one of them. */
+ * Waking. A consumer that finds nothing spins briefly, then raises
+ * data_flag and sleeps on data_seq; a producer, having published (a full
+ * barrier), looks at data_flag and, only when it is raised, clears it,
+ * bumps data_seq and wakes the sleepers. So a put makes no system call
+ * unless a consumer sleeps, and both sides see each other (store, barrier,
+ * load on each side). Producers waiting for room under maxsize and
+ * joiners use room_* and join_* the same way. A flag left raised by a
+ * process killed while it slept costs one spurious wake, not one per put.
+ *
+ * Locks are taken with the caller's deadline: a call that cannot get its
+ * side's lock in time (its holder is stopped) times out like any wait. */
 #include "mp/queue.h"
 
 #include <errno.h>
@@ -15,104 +20,291 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sync/lock.h"
-#include "queue/cond.h"
-#include "queue/ring.h"
 #include "mp/error.h"
 #include "mp/shared.h"
+#include "os/alive.h"
+#include "os/clock.h"
+#include "os/futex.h"
+#include "os/log.h"
+#include "os/panic.h"
+#include "os/thread.h"
+#include "queue/store.h"
+#include "sync/lock.h"
+#include "sync/wait.h"
 
-#define QUEUE_MAGIC      0x3230657565757170ULL /* "pqueue02" */
-#define DEFAULT_CAPACITY (1024u * 1024u)
+#define DEFAULT_CHUNK (1024u * 1024u)
+
+/* A record that stays RESV or CLAIM this long (seconds) in front of a
+ * cursor makes the cursor's next user ask whether its holder lives. */
+#define HOLD_CHECK MP__WAIT_SLICE
+
+/* Where a cursor has been seen stuck, so that a holder is asked about only
+ * once it has held a record for HOLD_CHECK. */
+struct stall {
+    mp__qchunk *chunk; /* the record's chunk, NULL when none */
+    uint64_t off;      /* the record's offset */
+    double since;      /* when it was first seen held twice; 0 until then */
+};
 
 struct mp_queue {
-    uint64_t magic;   /* QUEUE_MAGIC while alive */
-    void *block;      /* the shared-heap block holding the queue */
-    uint64_t maxsize; /* items; 0 = no limit */
-    /* Written by every call, under the lock. */
-    _Alignas(64) mp__lock lock; /* owner tid; guards what follows and the ring */
-    _Atomic uint32_t closed;    /* set once by mp_queue_close, under the lock */
-    mp__qcond not_empty;        /* getters wait here */
-    mp__qcond not_full;         /* putters wait here (maxsize reached) */
-    mp__qcond all_done;         /* join waits here (unfinished == 0) */
-    /* The futex words of the three conditions, on their own line. */
-    _Alignas(64) _Atomic uint32_t not_empty_seq; /* bumped to wake getters */
-    _Atomic uint32_t not_full_seq;               /* bumped to wake putters */
-    _Atomic uint32_t all_done_seq;               /* bumped to wake join */
-    _Alignas(64) mp__qring ring;                 /* the records; its bytes follow */
+    /* Set at creation, read-only afterwards (this line is only read). */
+    void *block;             /* the shared-heap block the queue lives in */
+    uint64_t maxsize;        /* items; 0 = no limit */
+    uint64_t chunk_bytes;    /* bytes per chunk, its header included */
+    uint64_t inline_max;     /* largest message stored in a chunk */
+    _Atomic uint32_t closed; /* set once by mp_queue_close */
+
+    /* Producers' line. */
+    _Alignas(64) mp__lock plock; /* guards prod and gets_seen */
+    uint32_t pad0;
+    uint64_t gets_seen; /* a recent consumer count, for the maxsize check */
+    mp__qside prod;     /* the tail: chunk, offset, records reserved */
+
+    /* Consumers' line. */
+    _Alignas(64) mp__lock clock; /* guards cons and what follows */
+    uint32_t pad1;
+    mp__qside cons;         /* the head and the release point, records taken */
+    mp__qchunk *tail_chunk; /* the tail as last read from prod */
+    uint64_t tail_off;
+    struct stall head_stall; /* a RESV in front of the head */
+    struct stall rel_stall;  /* a CLAIM in front of the release point */
+
+    /* Wake-up words, one line per kind of sleeper. */
+    _Alignas(64) _Atomic uint32_t data_seq; /* consumers sleep here */
+    _Atomic uint32_t data_flag;             /* a consumer sleeps or is about to */
+    _Alignas(64) _Atomic uint32_t room_seq; /* producers sleep here (maxsize) */
+    _Atomic uint32_t room_flag;
+    _Alignas(64) _Atomic uint32_t join_seq; /* mp_queue_join sleeps here */
+    _Atomic uint32_t join_flag;
+    _Atomic uint64_t tdone;        /* mp_queue_task_done calls */
+    _Atomic uint64_t lost;         /* messages lost with a dead process: never to be task_done */
+    _Atomic uint64_t dead_pending; /* DEAD records not yet skipped: counted as put, not queued */
 };
-_Static_assert(offsetof(struct mp_queue, lock) % 64 == 0, "lock starts a cache line");
-_Static_assert(offsetof(struct mp_queue, not_empty_seq) % 64 == 0, "futex words on their own line");
-_Static_assert(offsetof(struct mp_queue, ring) % 64 == 0, "ring starts on a cache line");
+_Static_assert(offsetof(struct mp_queue, plock) % 64 == 0, "producer line");
+_Static_assert(offsetof(struct mp_queue, clock) % 64 == 0, "consumer line");
+_Static_assert(offsetof(struct mp_queue, data_seq) % 64 == 0, "wake line");
 
-/* ---- lock and conditions ---------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------ */
 
-static inline const mp__qstate *state(const mp_queue *q)
+static inline uint32_t state_of(const mp__qrec *r)
 {
-    return mp__qring_state(&q->ring);
+    return atomic_load_explicit(&r->state, memory_order_acquire);
 }
 
-/* Take the lock. When the last holder died inside a call, the state is
- * whole (see the top of this file); wake every sleeper in case the dead
- * process took a wake-up meant for one of them. MP_EOWNERDEAD thus stops
- * here: the lock is ours either way. */
-static void q_lock(mp_queue *q)
+static inline mp__qblk *rec_blk(mp__qrec *r)
 {
-    if (mp__lock_tryacquire(&q->lock))
+    mp__qblk *b;
+    memcpy(&b, r + 1, sizeof b);
+    return b;
+}
+
+static inline bool same_pos(mp__qchunk *c1, uint64_t o1, mp__qchunk *c2, uint64_t o2)
+{
+    return c1 == c2 && o1 == o2;
+}
+
+/* wake_all bumps seq and wakes its sleepers when flag is raised. Call it
+ * after the change the sleepers wait for, and after a full barrier. */
+static inline void wake_all(_Atomic uint32_t *seq, _Atomic uint32_t *flag)
+{
+    if (atomic_load_explicit(flag, memory_order_seq_cst) &&
+        atomic_exchange_explicit(flag, 0, memory_order_acq_rel)) {
+        atomic_fetch_add_explicit(seq, 1, memory_order_release);
+        mp__futex_wake(seq, INT32_MAX);
+    }
+}
+
+/* sleep_on waits for seq to move past seen, having raised flag; ready()
+ * is checked between raising the flag and sleeping. Returns 0 (look
+ * again) or MP_ETIMEDOUT. */
+static int sleep_on(mp_queue *q, _Atomic uint32_t *seq, _Atomic uint32_t *flag,
+                    bool (*ready)(mp_queue *), const mp__deadline *d)
+{
+    uint32_t seen = atomic_load_explicit(seq, memory_order_acquire);
+    atomic_exchange_explicit(flag, 1, memory_order_seq_cst);
+    /* Pairs with the waker's seq_cst change (or fence) and flag load: one
+     * of the two sees the other. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (ready(q))
+        return 0;
+    return mp__wait(seq, seen, d, NULL, NULL) == MP_ETIMEDOUT ? MP_ETIMEDOUT : 0;
+}
+
+/* The caller's wait, its deadline fixed at the first wait, so that an
+ * uncontended call never reads the clock. */
+typedef struct {
+    double timeout; /* as given */
+    bool started;   /* d is set */
+    mp__deadline d;
+} qwait;
+
+static const mp__deadline *qwait_deadline(qwait *w)
+{
+    if (!w->started) {
+        mp__deadline_init(&w->d, w->timeout);
+        w->started = true;
+    }
+    return &w->d;
+}
+
+static const mp__deadline *qwait_lock_deadline(qwait *w)
+{
+    static const mp__deadline forever = {.forever = true};
+    /* Locks are held for a few stores only: an unstarted wait takes them
+     * with its timeout, computed now. */
+    return w->timeout == MP_FOREVER ? &forever : qwait_deadline(w);
+}
+
+/* stalled tells whether the record at (c, off), held by someone, has been
+ * seen held for HOLD_CHECK: the first sighting is recorded, the second
+ * starts the clock. */
+static bool stalled(struct stall *s, mp__qchunk *c, uint64_t off)
+{
+    if (s->chunk != c || s->off != off) {
+        s->chunk = c;
+        s->off = off;
+        s->since = 0;
+        return false;
+    }
+    double now = mp__now();
+    if (s->since == 0) {
+        s->since = now;
+        return false;
+    }
+    if (now - s->since < HOLD_CHECK)
+        return false;
+    s->since = now; /* ask again a slice later if it lives */
+    return true;
+}
+
+/* ---- chunks ------------------------------------------------------------- */
+
+/* chunk_new makes a chunk of chunk_bytes in all, header included (so a
+ * power of two wastes nothing in the heap), and uses whatever the heap
+ * gave beyond that. */
+static mp__qchunk *chunk_new(mp_queue *q)
+{
+    mp__qchunk *c = mp_shared_malloc(q->chunk_bytes);
+    if (c == NULL)
+        return NULL;
+    atomic_init(&c->next, NULL);
+    c->size = (mp_shared_usable_size(c) - sizeof *c) & ~(uint64_t)7;
+    return c;
+}
+
+/* ---- locks and their repair -------------------------------------------- */
+
+/* A producer died holding plock. Its committed state is whole; a chunk it
+ * was linking (chunk->next set, the tail not yet moved) is taken into use
+ * now, so that the chunk is not lost. Reservations it wrote past the tail
+ * are not reservations: the next ones overwrite them. */
+static void repair_producer(mp_queue *q)
+{
+    mp__qpos p;
+    mp__qside_load(&q->prod, &p);
+    mp__qchunk *next = atomic_load_explicit(&p.chunk->next, memory_order_acquire);
+    mp__log(MP_LOG_WARN, "queue %p: a producer died holding its lock%s", (void *)q,
+            next != NULL ? "; finishing the chunk it was linking" : "");
+    if (next == NULL)
         return;
-    if (mp__lock_hold(&q->lock) != MP_EOWNERDEAD)
-        return;
-    mp__qcond_broadcast(&q->not_empty, &q->not_empty_seq);
-    mp__qcond_broadcast(&q->not_full, &q->not_full_seq);
-    mp__qcond_broadcast(&q->all_done, &q->all_done_seq);
+    mp__qrec *end = mp__qrec_at(p.chunk, p.off);
+    end->lenkind = MP__QK_END;
+    atomic_store_explicit(&end->state, MP__QR_PUB, memory_order_release);
+    p.chunk = next;
+    p.off = 0;
+    mp__qside_commit(&q->prod, &p);
 }
 
-static inline void q_unlock(mp_queue *q)
+/* A consumer died holding clock. Records it marked CLAIM without
+ * committing the head past them were never copied: they are published
+ * again, in place. Claims are contiguous from the head. */
+static void repair_consumer(mp_queue *q)
 {
-    (void)mp__lock_release(&q->lock);
+    mp__qpos c, t;
+    mp__qside_load(&q->cons, &c);
+    mp__qside_read(&q->prod, &t);
+    mp__log(MP_LOG_WARN, "queue %p: a consumer died holding its lock; its claims go back",
+            (void *)q);
+    while (!same_pos(c.chunk, c.off, t.chunk, t.off)) {
+        mp__qrec *r = mp__qrec_at(c.chunk, c.off);
+        uint32_t st = state_of(r);
+        if ((r->lenkind & 3) == MP__QK_END && (st & MP__QR_STATE) == MP__QR_PUB) {
+            c.chunk = atomic_load_explicit(&c.chunk->next, memory_order_acquire);
+            c.off = 0;
+            continue;
+        }
+        if ((st & MP__QR_STATE) != MP__QR_CLAIM)
+            break;
+        atomic_store_explicit(&r->state, MP__QR_PUB, memory_order_release);
+        c.off += mp__qrec_size(r->lenkind);
+    }
+    q->tail_chunk = NULL; /* hints: re-read */
+    q->head_stall.chunk = q->rel_stall.chunk = NULL;
 }
 
-static void locker_lock(void *q)
+/* side_lock takes one side's lock (l, whose dead holder repair mends)
+ * within the wait's deadline: 0 or MP_ETIMEDOUT. An uncontended take reads
+ * no clock. */
+static int side_lock(mp_queue *q, mp__lock *l, void (*repair)(mp_queue *), qwait *w)
 {
-    q_lock(q);
+    if (mp__lock_tryacquire(l))
+        return 0;
+    int rc = mp__lock_acquire_slow(l, qwait_lock_deadline(w));
+    if (rc == MP_EOWNERDEAD) {
+        repair(q);
+        rc = 0;
+    }
+    return rc;
 }
 
-static void locker_unlock(void *q)
+static int plock(mp_queue *q, qwait *w)
 {
-    q_unlock(q);
+    return side_lock(q, &q->plock, repair_producer, w);
 }
 
-/* Wait on c (see mp__qcond_wait), dropping and retaking q's lock. */
-static int q_wait(mp_queue *q, mp__qcond *c, _Atomic uint32_t *seq, mp__qwait *w)
+static int clock_take(mp_queue *q, qwait *w)
 {
-    const mp__qlocker l = {locker_lock, locker_unlock, q};
-    return mp__qcond_wait(c, seq, w, &l);
+    return side_lock(q, &q->clock, repair_consumer, w);
 }
 
-/* ---- construction ----------------------------------------------------- */
+/* ---- construction ------------------------------------------------------- */
 
 MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts)
 {
     mp_queue_opts o = opts != NULL ? *opts : (mp_queue_opts){0};
-    uint64_t cap = o.capacity == 0 ? DEFAULT_CAPACITY : o.capacity;
-    size_t ring = mp__qring_bytes(cap);
-    if (ring == 0) {
+    uint64_t bytes = o.capacity == 0 ? DEFAULT_CHUNK : o.capacity;
+    if (bytes > MP__QCHUNK_MAX) {
         errno = ENOMEM;
         return NULL;
     }
+    if (bytes < MP__QCHUNK_MIN)
+        bytes = MP__QCHUNK_MIN;
     /* The heap aligns to 16 bytes; the cache-line layout wants 64. */
-    size_t head = offsetof(mp_queue, ring);
-    void *block = mp_shared_malloc(head + ring + 48);
+    void *block = mp_shared_malloc(sizeof(mp_queue) + 48);
     if (block == NULL) {
         errno = ENOMEM;
         return NULL;
     }
     mp_queue *q = (mp_queue *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
-    memset(q, 0, head);
+    memset(q, 0, sizeof *q);
     q->block = block;
     q->maxsize = o.maxsize;
-    mp__lock_init(&q->lock);
-    mp__qring_init(&q->ring, cap);
-    q->magic = QUEUE_MAGIC;
+    q->chunk_bytes = bytes;
+    /* A message bigger than a quarter of a chunk would leave little room
+     * for others: it goes out of line. */
+    uint64_t quarter = (bytes - sizeof(mp__qchunk)) / 4 - MP__QREC_HDR;
+    q->inline_max = quarter < MP__QLEN_MAX ? quarter : MP__QLEN_MAX;
+    mp__lock_init(&q->plock);
+    mp__lock_init(&q->clock);
+    mp__qchunk *c = chunk_new(q);
+    if (c == NULL) {
+        mp_shared_free(block);
+        errno = ENOMEM;
+        return NULL;
+    }
+    mp__qpos p = {.chunk = c, .rchunk = c};
+    mp__qside_commit(&q->prod, &p);
+    mp__qside_commit(&q->cons, &p);
     return q;
 }
 
@@ -121,73 +313,222 @@ MP_EXTERN mp_queue *mp_queue_new(size_t maxsize)
     return mp_queue_new_opts(&(mp_queue_opts){.maxsize = maxsize});
 }
 
+/* free_blk_of frees the out-of-line block of a record that has one and
+ * whose block nobody freed yet. */
+static void free_blk_of(mp__qrec *r)
+{
+    if ((r->lenkind & 3) == MP__QK_OOL)
+        mp_shared_free(rec_blk(r));
+}
+
 MP_EXTERN void mp_queue_free(mp_queue *q)
 {
     if (q == NULL)
         return;
-    mp__qring_destroy(&q->ring);
-    q->magic = 0;
+    mp__qpos c, t;
+    mp__qside_load(&q->cons, &c);
+    mp__qside_load(&q->prod, &t);
+    mp__qchunk *ch = c.rchunk;
+    uint64_t off = c.roff;
+    /* Every record still stored, consumed or not: a block is freed unless
+     * its consumer got as far as DONE (it frees the block itself). */
+    while (!same_pos(ch, off, t.chunk, t.off)) {
+        mp__qrec *r = mp__qrec_at(ch, off);
+        if ((r->lenkind & 3) == MP__QK_END) {
+            mp__qchunk *next = atomic_load_explicit(&ch->next, memory_order_acquire);
+            mp_shared_free(ch);
+            ch = next;
+            off = 0;
+            continue;
+        }
+        uint32_t st = state_of(r);
+        if (st != MP__QR_DONE && st != MP__QR_DEAD)
+            free_blk_of(r);
+        off += mp__qrec_size(r->lenkind);
+    }
+    mp_shared_free(ch);
     mp_shared_free(q->block);
 }
 
-/* ---- put -------------------------------------------------------------- */
+/* ---- put ---------------------------------------------------------------- */
 
-static inline bool is_full(const mp_queue *q)
+/* Can a put go on? Room under maxsize, or the queue closed (the put then
+ * fails at once). */
+static bool has_room(mp_queue *q)
 {
-    return q->maxsize != 0 && state(q)->count >= q->maxsize;
+    if (atomic_load_explicit(&q->closed, memory_order_acquire))
+        return true;
+    mp__qpos p;
+    mp__qside_read(&q->prod, &p);
+    return p.count - mp__qside_count(&q->cons) < q->maxsize;
 }
 
-/* Put n messages in order, blocking as the timeout allows while the queue
+/* What a producer reserved: where to copy each message, then publish. */
+struct resv {
+    mp__qrec *rec;   /* the record */
+    const void *msg; /* the bytes to copy in */
+    size_t len;
+};
+
+/* Reserve records for msgs[0..n), as many as fit the chunk and maxsize:
+ * all in the chunk, or (ool) one out of line, whose block the caller
+ * makes after the lock. Lock held. Returns how many were reserved (0: the
+ * queue is full, or the chunk needs a successor: *need_chunk), after
+ * committing them. */
+static size_t reserve(mp_queue *q, const void *const *msgs, const size_t *lens, size_t n, bool ool,
+                      struct resv *out, bool *need_chunk)
+{
+    mp__qpos p;
+    mp__qside_load(&q->prod, &p);
+    uint32_t me = (uint32_t)mp__tid() & MP__QR_TID;
+    size_t k = 0;
+    *need_chunk = false;
+    while (k < n) {
+        if (q->maxsize != 0 && p.count - q->gets_seen >= q->maxsize) {
+            q->gets_seen = mp__qside_count(&q->cons);
+            if (p.count - q->gets_seen >= q->maxsize)
+                break;
+        }
+        size_t len = lens[k];
+        uint32_t lenkind = ool ? MP__QK_OOL : (uint32_t)len << 2 | MP__QK_DATA;
+        uint64_t size = mp__qrec_size(lenkind);
+        if (p.off + size + MP__QREC_HDR > p.chunk->size) {
+            *need_chunk = true;
+            break;
+        }
+        mp__qrec *r = mp__qrec_at(p.chunk, p.off);
+        r->lenkind = lenkind;
+        if (ool)
+            memset(r + 1, 0, sizeof(mp__qblk *)); /* no block yet */
+        atomic_store_explicit(&r->state, MP__QR_RESV | me, memory_order_relaxed);
+        out[k].rec = r;
+        out[k].msg = msgs[k];
+        out[k].len = len;
+        p.off += size;
+        p.count++;
+        k++;
+    }
+    if (k > 0)
+        mp__qside_commit(&q->prod, &p);
+    return k;
+}
+
+/* Link chunk c after the tail chunk and move the tail into it. Lock held. */
+static void switch_chunk(mp_queue *q, mp__qchunk *c)
+{
+    mp__qpos p;
+    mp__qside_load(&q->prod, &p);
+    /* The link first: a producer that dies from here on leaves it for the
+     * next holder to finish (repair_producer). */
+    atomic_store_explicit(&p.chunk->next, c, memory_order_release);
+    mp__qrec *end = mp__qrec_at(p.chunk, p.off);
+    end->lenkind = MP__QK_END;
+    atomic_store_explicit(&end->state, MP__QR_PUB, memory_order_relaxed);
+    p.chunk = c;
+    p.off = 0;
+    mp__qside_commit(&q->prod, &p);
+}
+
+/* Publish the reserved record r as DEAD: nothing to deliver (its producer
+ * died, or could not store its message). Counted in dead_pending until a
+ * consumer skips it, so that qsize never counts it. */
+static bool mark_dead(mp_queue *q, mp__qrec *r, uint32_t resv)
+{
+    atomic_fetch_add(&q->dead_pending, 1);
+    if (atomic_compare_exchange_strong(&r->state, &resv, MP__QR_DEAD))
+        return true;
+    atomic_fetch_sub(&q->dead_pending, 1);
+    return false;
+}
+
+/* Copy the reserved messages in and publish them, then wake consumers.
+ * An out-of-line message gets its block first, the record pointing to it
+ * before anything else (so a repair frees it if we die). Returns 0, or
+ * MP_EMSGSIZE when the heap cannot hold that block (the record is then
+ * published DEAD: nothing is queued). */
+static int publish(mp_queue *q, const struct resv *rv, size_t k)
+{
+    int rc = 0;
+    for (size_t i = 0; i < k; i++) {
+        mp__qrec *r = rv[i].rec;
+        void *dst = r + 1;
+        if ((r->lenkind & 3) == MP__QK_OOL) {
+            mp__qblk *blk = mp_shared_malloc(sizeof *blk + rv[i].len);
+            if (blk == NULL) {
+                mark_dead(q, r, atomic_load_explicit(&r->state, memory_order_relaxed));
+                rc = MP_EMSGSIZE;
+                continue;
+            }
+            memcpy(r + 1, &blk, sizeof blk);
+            blk->len = rv[i].len;
+            dst = blk + 1;
+        }
+        if (rv[i].len > 0)
+            mp__qcopy(dst, rv[i].msg, rv[i].len);
+        /* A full barrier, so that the flag is read after it (see top). */
+        atomic_exchange_explicit(&r->state, MP__QR_PUB, memory_order_seq_cst);
+    }
+    wake_all(&q->data_seq, &q->data_flag);
+    return rc;
+}
+
+/* Put n messages in order, waiting as the timeout allows while the queue
  * is full. *done counts the messages put. */
 static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, size_t n,
                     size_t *done, double timeout)
 {
-    mp__qwait w = mp__qwait_init(timeout);
-    uint64_t inline_max = q->ring.inline_max;
-    mp__qblk *blk = NULL;
+    qwait w = {.timeout = timeout};
+    struct resv rv[64];
     size_t i = 0;
     int rc = 0;
-    unsigned nwake = 0;
     while (i < n && rc == 0) {
-        const void *msg = msgs[i];
-        size_t len = lens[i];
-        /* Big messages are copied out of line before taking the lock. */
-        if (len > inline_max && blk == NULL && (blk = mp__qblk_new(msg, len)) == NULL) {
-            rc = MP_EMSGSIZE;
+        bool ool = lens[i] > q->inline_max;
+        size_t batch = 1;
+        while (!ool && i + batch < n && batch < 64 && lens[i + batch] <= q->inline_max)
+            batch++;
+        if (plock(q, &w) != 0) {
+            rc = MP_EFULL; /* timed out behind a stopped producer */
             break;
         }
-        q_lock(q);
-        for (;;) {
-            if (atomic_load_explicit(&q->closed, memory_order_relaxed)) {
-                rc = MP_ECLOSED;
-                break;
-            }
-            if (!is_full(q)) {
-                rc = mp__qring_push(&q->ring, msg, len, &blk);
-                if (rc == 0) {
-                    i++;
-                    nwake += mp__qcond_signal(&q->not_empty, &q->not_empty_seq);
-                }
-                /* Stay under the lock for the following small messages. */
-                if (rc != 0 || i == n || lens[i] > inline_max)
-                    break;
-                msg = msgs[i];
-                len = lens[i];
-                continue;
-            }
-            /* About to sleep: let the getters in first. */
-            mp__qcond_wake(&q->not_empty_seq, nwake);
-            nwake = 0;
-            if (q_wait(q, &q->not_full, &q->not_full_seq, &w) != 0) {
-                rc = MP_EFULL;
-                break;
-            }
+        if (atomic_load_explicit(&q->closed, memory_order_acquire)) {
+            mp__lock_release(&q->plock);
+            rc = MP_ECLOSED;
+            break;
         }
-        q_unlock(q);
+        bool need_chunk;
+        size_t k = reserve(q, msgs + i, lens + i, batch, ool, rv, &need_chunk);
+        if (k == 0 && need_chunk) {
+            /* Made under the lock: a chunk made outside it would be lost
+             * by a producer killed while it waits for the lock. */
+            mp__qchunk *c = chunk_new(q);
+            if (c == NULL) {
+                mp__lock_release(&q->plock);
+                rc = MP_ENOMEM;
+                break;
+            }
+            switch_chunk(q, c);
+            k = reserve(q, msgs + i, lens + i, batch, ool, rv, &need_chunk);
+        }
+        mp__lock_release(&q->plock);
+        if (k > 0) {
+            rc = publish(q, rv, k);
+            if (rc == 0)
+                i += k;
+            continue;
+        }
+        /* Full: wait for room, spinning first while consumers run (a
+         * sleeping producer lets them drain the queue and go to sleep
+         * too). */
+        if (!(w.timeout > 0)) {
+            rc = MP_EFULL;
+            break;
+        }
+        const mp__deadline *d = qwait_deadline(&w);
+        if (mp__spin_until((bool (*)(void *))has_room, q, d))
+            continue;
+        if (sleep_on(q, &q->room_seq, &q->room_flag, has_room, d) != 0 && !has_room(q))
+            rc = MP_EFULL;
     }
-    mp__qcond_wake(&q->not_empty_seq, nwake);
-    if (blk != NULL)
-        mp_shared_free(blk);
     if (done != NULL)
         *done = i;
     return rc;
@@ -197,20 +538,17 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *msg, size_t len, double time
 {
     if (q == NULL || (msg == NULL && len > 0) || isnan(timeout))
         return MP_EINVAL;
-    if (len <= q->ring.inline_max) {
-        /* The common case in one go: not closed, not full. */
-        q_lock(q);
-        if (!atomic_load_explicit(&q->closed, memory_order_relaxed) && !is_full(q)) {
-            mp__qblk *none = NULL;
-            if (mp__qring_push(&q->ring, msg, len, &none) == 0) {
-                int nwake = mp__qcond_signal(&q->not_empty, &q->not_empty_seq);
-                q_unlock(q);
-                mp__qcond_wake(&q->not_empty_seq, (unsigned)nwake);
-                return 0;
-            }
-            mp_shared_free(none); /* a block push made before failing */
-        }
-        q_unlock(q);
+    /* The common case in one go: a small message, the lock free, room in
+     * the chunk and under maxsize, the queue open. */
+    if (len <= q->inline_max && mp__lock_tryacquire(&q->plock)) {
+        struct resv rv;
+        bool need_chunk;
+        size_t k = atomic_load_explicit(&q->closed, memory_order_relaxed)
+                       ? 0
+                       : reserve(q, &msg, &len, 1, false, &rv, &need_chunk);
+        mp__lock_release(&q->plock);
+        if (k == 1)
+            return publish(q, &rv, 1);
     }
     return put_many(q, &msg, &len, 1, NULL, timeout);
 }
@@ -233,7 +571,7 @@ MP_EXTERN int mp_queue_put_many(mp_queue *q, const void *const *msgs, const size
     return put_many(q, msgs, lens, n, done, timeout);
 }
 
-/* ---- get -------------------------------------------------------------- */
+/* ---- get ---------------------------------------------------------------- */
 
 enum get_mode {
     GET_BUF,   /* into buf, any length up to cap */
@@ -241,113 +579,298 @@ enum get_mode {
     GET_ALLOC, /* into a malloc'd copy, NUL-terminated */
 };
 
-/* Where the message m goes: *dst, or MP_EMSGSIZE / MP_ENOMEM (it stays
- * queued). used bytes of buf are taken by earlier messages of the batch. */
-static int get_dst(enum get_mode mode, const mp__qmsg *m, void *buf, size_t cap, size_t used,
-                   void **out, unsigned char **dst)
+/* One message taken: its record, where its bytes are, where they go. */
+struct take {
+    mp__qrec *rec;
+    const void *src;
+    mp__qblk *blk; /* out of line: freed once copied */
+    size_t len;
+    unsigned char *dst;
+};
+
+/* The holder of the record r at (c, off), state st, has held it for a
+ * while: if it died, undo what it left. A dead producer's record becomes
+ * DEAD (skipped, its block freed); a dead consumer's becomes DONE (its
+ * block freed). Lock held. Returns true when r changed. */
+static bool reap_holder(mp_queue *q, mp__qrec *r, uint32_t st)
 {
-    if (mode == GET_ALLOC) {
-        /* malloc(0) may return NULL; ask for at least one byte. */
-        unsigned char *p = malloc(m->len + 1);
-        if (p == NULL)
-            return MP_ENOMEM;
-        p[m->len] = '\0';
-        *out = p;
-        *dst = p;
-        return 0;
+    pid_t tid = (pid_t)(st & MP__QR_TID);
+    if (mp__tid_alive(tid))
+        return false;
+    bool resv = (st & MP__QR_STATE) == MP__QR_RESV;
+    if (resv ? !mark_dead(q, r, st) : !atomic_compare_exchange_strong(&r->state, &st, MP__QR_DONE))
+        return true; /* it moved on: it lives after all */
+    mp__log(MP_LOG_WARN, "queue %p: thread %d died %s a message; %s", (void *)q, (int)tid,
+            resv ? "putting" : "getting",
+            resv ? "skipped, never delivered" : "dropped, never delivered twice");
+    free_blk_of(r);
+    if (!resv) {
+        /* Taken (counted) but never delivered: nobody will task_done it.
+         * A DEAD record is counted when it is skipped. */
+        atomic_fetch_add(&q->lost, 1);
+        wake_all(&q->join_seq, &q->join_flag);
     }
-    bool fits = mode == GET_EXACT ? m->len == cap : m->len <= cap - used;
-    if (!fits)
-        return MP_EMSGSIZE;
-    /* A zero-length message may go to a NULL buffer: no pointer math on it. */
-    *dst = buf != NULL ? (unsigned char *)buf + used : NULL;
-    return 0;
+    return true;
+}
+
+/* Advance the release point over records that are done with, freeing the
+ * chunks it leaves (into *spent, freed by the caller after the commit).
+ * Lock held. */
+static size_t sweep(mp_queue *q, mp__qpos *c, mp__qchunk **spent, size_t max_spent)
+{
+    size_t n = 0;
+    bool reaping = false; /* a dead holder was found: ask about the next at once */
+    while (!same_pos(c->rchunk, c->roff, c->chunk, c->off)) {
+        mp__qrec *r = mp__qrec_at(c->rchunk, c->roff);
+        uint32_t st = state_of(r);
+        if ((st & MP__QR_STATE) == MP__QR_CLAIM) {
+            /* A consumer is still copying it out, or died doing so. */
+            if (!(reaping || stalled(&q->rel_stall, c->rchunk, c->roff)) || !reap_holder(q, r, st))
+                break;
+            reaping = true;
+            continue;
+        }
+        if ((r->lenkind & 3) == MP__QK_END) {
+            if (n == max_spent)
+                break;
+            spent[n++] = c->rchunk;
+            c->rchunk = atomic_load_explicit(&c->rchunk->next, memory_order_acquire);
+            c->roff = 0;
+            continue;
+        }
+        /* DONE, or DEAD: nothing more to do with it. */
+        c->roff += mp__qrec_size(r->lenkind);
+    }
+    return n;
+}
+
+/* Nothing more will come: closed, with every reserved message taken. */
+static bool drained_closed(mp_queue *q)
+{
+    if (!atomic_load_explicit(&q->closed, memory_order_acquire))
+        return false;
+    return mp__qside_count(&q->prod) == mp__qside_count(&q->cons);
+}
+
+/* Is the next message ready, or the queue closed? For sleepers' last
+ * look, without the lock: a stale answer costs a retry or a slice, never
+ * a lost message. */
+static bool data_ready(mp_queue *q)
+{
+    if (drained_closed(q))
+        return true;
+    mp__qpos c, t;
+    mp__qside_read(&q->cons, &c);
+    mp__qside_read(&q->prod, &t);
+    if (same_pos(c.chunk, c.off, t.chunk, t.off))
+        return false;
+    uint32_t st = atomic_load_explicit(&mp__qrec_at(c.chunk, c.off)->state, memory_order_seq_cst);
+    return (st & MP__QR_STATE) == MP__QR_PUB;
+}
+
+/* Take up to max messages under the lock (held), committing the head past
+ * them; ask says to ask at once whether the producer of a record still
+ * being written at the head lives. Returns how many (0 with *rc set: MP_EEMPTY when nothing is
+ * published, MP_EMSGSIZE when the first does not fit, with lens[0] its
+ * length). out receives each one; GET_ALLOC's buffer comes from *alloc
+ * (allocated by the caller for *alloc_len bytes, or MP_ENOMEM asks it to
+ * make one of lens[0] + 1 bytes first). */
+static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t cap, size_t *lens,
+                   size_t max, bool ask, struct take *out, int *rc)
+{
+    mp__qpos c, was;
+    mp__qside_load(&q->cons, &c);
+    was = c;
+    mp__qchunk *spent[8];
+    size_t nspent = sweep(q, &c, spent, 8);
+    uint32_t me = (uint32_t)mp__tid() & MP__QR_TID;
+    size_t n = 0, used = 0;
+    uint64_t skipped = 0;
+    bool reaping = false; /* a dead producer was found: ask about the next at once */
+    *rc = MP_EEMPTY;
+    while (n < max) {
+        if (q->tail_chunk == NULL || same_pos(c.chunk, c.off, q->tail_chunk, q->tail_off)) {
+            mp__qpos t;
+            mp__qside_read(&q->prod, &t);
+            q->tail_chunk = t.chunk;
+            q->tail_off = t.off;
+            if (same_pos(c.chunk, c.off, t.chunk, t.off))
+                break;
+        }
+        mp__qrec *r = mp__qrec_at(c.chunk, c.off);
+        uint32_t st = state_of(r);
+        uint32_t kind = r->lenkind & 3;
+        if ((st & MP__QR_STATE) == MP__QR_RESV) {
+            /* Being written. Its producer may have died: asked at the
+             * front of a call that is about to sleep (ask), or after it
+             * has held the record for a while. */
+            if (n == 0 && (ask || reaping || stalled(&q->head_stall, c.chunk, c.off)) &&
+                reap_holder(q, r, st)) {
+                reaping = true;
+                continue;
+            }
+            break;
+        }
+        if (st == MP__QR_DEAD) {
+            c.off += mp__qrec_size(r->lenkind);
+            c.count++;
+            skipped++;
+            atomic_fetch_sub(&q->dead_pending, 1);
+            continue;
+        }
+        if (kind == MP__QK_END) {
+            c.chunk = atomic_load_explicit(&c.chunk->next, memory_order_acquire);
+            c.off = 0;
+            continue;
+        }
+        if (st != MP__QR_PUB)
+            mp__panic("queue %p: record in state %#x at the head", (void *)q, st);
+        struct take *t = &out[n];
+        t->rec = r;
+        t->blk = kind == MP__QK_OOL ? rec_blk(r) : NULL;
+        t->len = t->blk != NULL ? t->blk->len : r->lenkind >> 2;
+        t->src = t->blk != NULL ? (const void *)(t->blk + 1) : (const void *)(r + 1);
+        bool fits = mode == GET_EXACT   ? t->len == cap
+                    : mode == GET_ALLOC ? t->len < cap
+                                        : t->len <= cap - used;
+        if (!fits) {
+            if (n == 0) {
+                lens[0] = t->len;
+                *rc = mode == GET_ALLOC ? MP_ENOMEM : MP_EMSGSIZE;
+            }
+            break;
+        }
+        t->dst = buf != NULL ? buf + used : NULL;
+        atomic_store_explicit(&r->state, MP__QR_CLAIM | me, memory_order_relaxed);
+        lens[n] = t->len;
+        used += t->len;
+        c.off += mp__qrec_size(r->lenkind);
+        c.count++;
+        n++;
+        if (t->blk != NULL || mode != GET_BUF)
+            break; /* one at a time, and an out-of-line one ends a batch */
+    }
+    if (!same_pos(c.chunk, c.off, was.chunk, was.off) || nspent > 0 ||
+        !same_pos(c.rchunk, c.roff, was.rchunk, was.roff))
+        mp__qside_commit(&q->cons, &c);
+    if (skipped > 0) {
+        atomic_fetch_add(&q->lost, skipped);
+        wake_all(&q->join_seq, &q->join_flag);
+    }
+    for (size_t i = 0; i < nspent; i++)
+        mp_shared_free(spent[i]);
+    if (n > 0)
+        *rc = 0;
+    return n;
+}
+
+/* Copy taken messages out and let go of their records. */
+static void deliver(mp_queue *q, struct take *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].len > 0)
+            mp__qcopy(t[i].dst, t[i].src, t[i].len);
+        atomic_store_explicit(&t[i].rec->state, MP__QR_DONE, memory_order_release);
+        /* After DONE: a block freed first could be freed twice, by a
+         * repair that took its holder for dead. */
+        mp_shared_free(t[i].blk);
+    }
+    if (q->maxsize != 0) {
+        atomic_thread_fence(memory_order_seq_cst);
+        wake_all(&q->room_seq, &q->room_flag);
+    }
 }
 
 /* Remove up to max messages, waiting for the first as the timeout allows.
  * GET_BUF packs them one after another into buf, lens[i] getting each
- * length; the other modes take one message (max == 1), GET_EXACT into buf,
- * GET_ALLOC into *out. */
+ * length; GET_EXACT takes one of exactly cap bytes; GET_ALLOC one into a
+ * malloc'd copy in *out. */
 static int get_many(mp_queue *q, enum get_mode mode, void *buf, size_t cap, size_t *lens,
                     size_t max, size_t *got, void **out, double timeout)
 {
-    mp__qwait w = mp__qwait_init(timeout);
-    mp__qblk *blk = NULL; /* out-of-line message to copy after unlocking */
-    unsigned char *blk_dst = NULL;
-    size_t n = 0, used = 0;
-    int rc = 0;
-    unsigned nwake = 0;
-    q_lock(q);
-    while (state(q)->count == 0) {
-        if (atomic_load_explicit(&q->closed, memory_order_relaxed)) {
+    qwait w = {.timeout = timeout};
+    struct take t[64];
+    unsigned char *abuf = NULL; /* GET_ALLOC's buffer */
+    size_t acap = 0;
+    if (max > 64)
+        max = 64;
+    int rc;
+    for (int round = 0;; round++) {
+        if (clock_take(q, &w) != 0) {
+            rc = MP_EEMPTY; /* timed out behind a stopped consumer */
+            break;
+        }
+        bool ask = round > 0; /* we have spun or slept: is the head stuck? */
+        size_t n = mode == GET_ALLOC ? take(q, mode, abuf, acap, lens, 1, ask, t, &rc)
+                                     : take(q, mode, buf, cap, lens, max, ask, t, &rc);
+        mp__lock_release(&q->clock);
+        if (n > 0) {
+            deliver(q, t, n);
+            if (mode == GET_ALLOC) {
+                abuf[lens[0]] = '\0';
+                *out = abuf;
+                abuf = NULL;
+            }
+            if (got != NULL)
+                *got = n;
+            return 0;
+        }
+        if (rc == MP_ENOMEM) {
+            /* GET_ALLOC found a message longer than its buffer: make one
+             * (outside the lock) and look again. */
+            free(abuf);
+            acap = lens[0] + 1;
+            if ((abuf = malloc(acap)) == NULL)
+                break;
+            continue;
+        }
+        if (rc != MP_EEMPTY)
+            break;
+        if (drained_closed(q)) {
             rc = MP_ECLOSED;
-            goto out_unlock;
-        }
-        if (q_wait(q, &q->not_empty, &q->not_empty_seq, &w) != 0) {
-            rc = MP_EEMPTY;
-            goto out_unlock;
-        }
-    }
-    while (n < max && state(q)->count > 0) {
-        mp__qmsg m;
-        mp__qring_peek(&q->ring, &m);
-        unsigned char *dst;
-        rc = get_dst(mode, &m, buf, cap, used, out, &dst);
-        if (rc != 0) {
-            /* Leave it queued; only the first one is an error. */
-            if (n == 0 && rc == MP_EMSGSIZE)
-                lens[0] = m.len;
             break;
         }
-        if (m.data != NULL)
-            mp__qring_copy(dst, m.data, m.len);
-        /* Commit before touching an out-of-line block: a getter killed
-         * from here on loses this message (and leaks its block) but never
-         * leaves a reference to freed memory behind. */
-        mp__qring_take(&q->ring, &m);
-        lens[n++] = m.len;
-        used += m.len;
-        nwake += mp__qcond_signal(&q->not_full, &q->not_full_seq);
-        if (m.blk != NULL) {
-            /* Copy a big one without holding the lock; the batch ends. */
-            blk = m.blk;
-            blk_dst = dst;
+        if (!(w.timeout > 0))
+            break;
+        const mp__deadline *d = qwait_deadline(&w);
+        if (round == 0) {
+            /* Spin, then look again (asking about a stuck head). */
+            mp__spin_until((bool (*)(void *))data_ready, q, d);
+            continue;
+        }
+        if (sleep_on(q, &q->data_seq, &q->data_flag, data_ready, d) != 0 && !data_ready(q)) {
+            rc = drained_closed(q) ? MP_ECLOSED : MP_EEMPTY;
             break;
         }
     }
-out_unlock:
-    q_unlock(q);
-    if (blk != NULL) {
-        if (lens[n - 1] > 0)
-            memcpy(blk_dst, mp__qblk_data(blk), lens[n - 1]);
-        mp_shared_free(blk);
-    }
-    mp__qcond_wake(&q->not_full_seq, nwake);
+    free(abuf);
     if (got != NULL)
-        *got = n;
-    return n > 0 ? 0 : rc;
+        *got = 0;
+    return rc;
+}
+
+/* get_one is get_many's common case in one go: the lock free and a
+ * message published. Returns 0 when it took one, else MP_EEMPTY. */
+static inline int get_one(mp_queue *q, enum get_mode mode, void *buf, size_t cap, size_t *len)
+{
+    if (!mp__lock_tryacquire(&q->clock))
+        return MP_EEMPTY;
+    struct take t;
+    int rc;
+    size_t n = take(q, mode, buf, cap, len, 1, false, &t, &rc);
+    mp__lock_release(&q->clock);
+    if (n == 0)
+        return MP_EEMPTY;
+    deliver(q, &t, 1);
+    return 0;
 }
 
 MP_EXTERN int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *len, double timeout)
 {
     if (q == NULL || (buf == NULL && cap > 0) || len == NULL || isnan(timeout))
         return MP_EINVAL;
-    /* The common case in one go: a message stored in place that fits. */
-    q_lock(q);
-    if (state(q)->count > 0) {
-        mp__qmsg m;
-        mp__qring_peek(&q->ring, &m);
-        if (m.blk == NULL && m.len <= cap) {
-            mp__qring_copy(buf, m.data, m.len);
-            mp__qring_take(&q->ring, &m);
-            int nwake = mp__qcond_signal(&q->not_full, &q->not_full_seq);
-            q_unlock(q);
-            mp__qcond_wake(&q->not_full_seq, (unsigned)nwake);
-            *len = m.len;
-            return 0;
-        }
-    }
-    q_unlock(q);
+    if (get_one(q, GET_BUF, buf, cap, len) == 0)
+        return 0;
     return get_many(q, GET_BUF, buf, cap, len, 1, NULL, NULL, timeout);
 }
 
@@ -374,17 +897,17 @@ MP_EXTERN int mp_queue_get_many(mp_queue *q, void *buf, size_t cap, size_t *lens
     return get_many(q, GET_BUF, buf, cap, lens, max, n, NULL, timeout);
 }
 
-/* ---- state ------------------------------------------------------------ */
+/* ---- state -------------------------------------------------------------- */
 
-MP_EXTERN size_t mp_queue_qsize(const mp_queue *cq)
+MP_EXTERN size_t mp_queue_qsize(const mp_queue *q)
 {
-    if (cq == NULL)
+    if (q == NULL)
         return 0;
-    mp_queue *q = (mp_queue *)cq; /* the lock lives in the object */
-    q_lock(q);
-    size_t n = state(q)->count;
-    q_unlock(q);
-    return n;
+    /* Consumers first: their count never passes the producers'. DEAD
+     * records were reserved but hold no message. */
+    uint64_t gets = mp__qside_count(&q->cons) + atomic_load(&q->dead_pending);
+    uint64_t puts = mp__qside_count(&q->prod);
+    return puts > gets ? (size_t)(puts - gets) : 0;
 }
 
 MP_EXTERN bool mp_queue_empty(const mp_queue *q)
@@ -401,12 +924,12 @@ MP_EXTERN int mp_queue_close(mp_queue *q)
 {
     if (q == NULL)
         return MP_EINVAL;
-    q_lock(q);
-    atomic_store_explicit(&q->closed, 1, memory_order_release);
-    /* Every waiter re-checks and sees the flag. */
-    mp__qcond_broadcast(&q->not_empty, &q->not_empty_seq);
-    mp__qcond_broadcast(&q->not_full, &q->not_full_seq);
-    q_unlock(q);
+    atomic_store_explicit(&q->closed, 1, memory_order_seq_cst);
+    /* Every sleeper looks again and sees the flag. */
+    atomic_fetch_add(&q->data_seq, 1);
+    atomic_fetch_add(&q->room_seq, 1);
+    mp__futex_wake(&q->data_seq, INT32_MAX);
+    mp__futex_wake(&q->room_seq, INT32_MAX);
     return 0;
 }
 
@@ -415,38 +938,49 @@ MP_EXTERN bool mp_queue_closed(const mp_queue *q)
     return q != NULL && atomic_load_explicit(&q->closed, memory_order_acquire) != 0;
 }
 
-/* ---- JoinableQueue ---------------------------------------------------- */
+/* ---- JoinableQueue ------------------------------------------------------ */
+
+/* Messages put and not yet matched by task_done (nor lost with a dead
+ * process). */
+static uint64_t unfinished(mp_queue *q)
+{
+    uint64_t done = atomic_load(&q->tdone) + atomic_load(&q->lost);
+    uint64_t puts = mp__qside_count(&q->prod);
+    return puts > done ? puts - done : 0;
+}
+
+static bool all_done(mp_queue *q)
+{
+    return unfinished(q) == 0;
+}
 
 MP_EXTERN int mp_queue_task_done(mp_queue *q)
 {
     if (q == NULL)
         return MP_EINVAL;
-    q_lock(q);
-    int rc = mp__qring_task_done(&q->ring);
-    if (rc == 0 && state(q)->unfinished == 0 && q->all_done.waiters + q->all_done.spinners > 0)
-        mp__qcond_broadcast(&q->all_done, &q->all_done_seq);
-    q_unlock(q);
-    return rc;
+    uint64_t t = atomic_load(&q->tdone);
+    do {
+        if (t + atomic_load(&q->lost) >= mp__qside_count(&q->prod))
+            return MP_EVALUE;
+    } while (!atomic_compare_exchange_weak(&q->tdone, &t, t + 1));
+    wake_all(&q->join_seq, &q->join_flag);
+    return 0;
 }
 
 MP_EXTERN int mp_queue_join(mp_queue *q, double timeout)
 {
     if (q == NULL || isnan(timeout))
         return MP_EINVAL;
-    mp__qwait w = mp__qwait_init(timeout);
-    int rc = 0;
-    q_lock(q);
-    while (state(q)->unfinished != 0) {
-        if (q_wait(q, &q->all_done, &q->all_done_seq, &w) != 0) {
-            rc = MP_ETIMEDOUT;
-            break;
-        }
+    mp__deadline d;
+    mp__deadline_init(&d, timeout);
+    while (!all_done(q)) {
+        if (sleep_on(q, &q->join_seq, &q->join_flag, all_done, &d) != 0 && !all_done(q))
+            return MP_ETIMEDOUT;
     }
-    q_unlock(q);
-    return rc;
+    return 0;
 }
 
-/* ---- typed helpers ---------------------------------------------------- */
+/* ---- typed helpers ------------------------------------------------------ */
 
 MP_EXTERN int mp_queue_put_i64(mp_queue *q, int64_t v, double timeout)
 {
@@ -458,6 +992,8 @@ MP_EXTERN int mp_queue_get_i64(mp_queue *q, int64_t *v, double timeout)
     size_t len;
     if (q == NULL || v == NULL || isnan(timeout))
         return MP_EINVAL;
+    if (get_one(q, GET_EXACT, v, sizeof *v, &len) == 0)
+        return 0;
     return get_many(q, GET_EXACT, v, sizeof *v, &len, 1, NULL, NULL, timeout);
 }
 
@@ -471,6 +1007,8 @@ MP_EXTERN int mp_queue_get_f64(mp_queue *q, double *v, double timeout)
     size_t len;
     if (q == NULL || v == NULL || isnan(timeout))
         return MP_EINVAL;
+    if (get_one(q, GET_EXACT, v, sizeof *v, &len) == 0)
+        return 0;
     return get_many(q, GET_EXACT, v, sizeof *v, &len, 1, NULL, NULL, timeout);
 }
 

@@ -83,7 +83,16 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
     if (me == NULL)
         return -errno;
 
-    hold(b);
+    /* The lock is held for a few stores; a party stopped inside them must
+     * not hold us past our deadline: that breaks the barrier as a
+     * timeout would. */
+    int rc = mp__lock_acquire(&b->lock, &d);
+    if (rc == MP_ETIMEDOUT) {
+        atomic_store(&b->broken, 1);
+        return MP_EBROKEN;
+    }
+    if (rc == MP_EOWNERDEAD)
+        break_locked(b);
     if (atomic_load(&b->broken)) {
         mp__lock_release(&b->lock);
         return MP_EBROKEN;
@@ -100,7 +109,17 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
 
     uint32_t outcome = mp__waiter_sleep(me, &d);
     if (outcome == 0) {
-        hold(b);
+        /* Our time is up: a try of the lock (a running holder gets a
+         * spin). Behind a stopped holder we cannot unlink our node: it is
+         * abandoned in the list, and the barrier broken. */
+        rc = mp__lock_acquire(&b->lock, &d);
+        if (rc == MP_ETIMEDOUT) {
+            mp__waiter_abandon(me);
+            atomic_store(&b->broken, 1);
+            return MP_EBROKEN;
+        }
+        if (rc == MP_EOWNERDEAD)
+            break_locked(b);
         outcome = atomic_load_explicit(&me->word, memory_order_acquire);
         if (outcome == 0) {
             /* Our time ran out before the round ended: as in Python, that

@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "os/clock.h"
+#include "os/log.h"
 #include "sync/lock.h"
 #include "sync/waiter.h"
 #include "mp/error.h"
@@ -21,9 +22,9 @@
 #define NOTIFIED 1u
 
 struct mp_condition {
-    mp_lock *user;          /* the lock given to mp_condition_new, or NULL */
-    struct mp_rlock own;    /* the condition's own recursive lock when user is NULL */
-    mp__waitlist waiters;   /* sleeping threads, oldest first; guarded by the lock */
+    mp_lock *user;        /* the lock given to mp_condition_new, or NULL */
+    struct mp_rlock own;  /* the condition's own recursive lock when user is NULL */
+    mp__waitlist waiters; /* sleeping threads, oldest first; guarded by the lock */
 };
 
 /* base returns the futex lock underneath, whichever kind it is. */
@@ -44,12 +45,23 @@ mp_condition *mp_condition_new(mp_lock *lock)
     return c;
 }
 
+/* takeover_noted passes an acquire's result through, and logs a take-over
+ * from a dead holder with the condition's name on it (lock.c's own line
+ * names only the lock). */
+static int takeover_noted(mp_condition *c, int rc)
+{
+    if (rc == MP_EOWNERDEAD)
+        mp__log(MP_LOG_WARN, "condition %p: its lock %p was taken over from a dead holder",
+                (void *)c, (void *)base(c));
+    return rc;
+}
+
 int mp_condition_acquire(mp_condition *c, double timeout)
 {
     if (c == NULL)
         return MP_EINVAL;
-    return c->user != NULL ? mp_lock_acquire(c->user, timeout)
-                           : mp_rlock_acquire(&c->own, timeout);
+    return takeover_noted(c, c->user != NULL ? mp_lock_acquire(c->user, timeout)
+                                             : mp_rlock_acquire(&c->own, timeout));
 }
 
 int mp_condition_release(mp_condition *c)
@@ -92,7 +104,7 @@ int mp_condition_wait(mp_condition *c, double timeout)
     uint32_t outcome = mp__waiter_sleep(me, &d);
 
     /* Python re-takes the lock whatever happened, without a timeout. */
-    int rc = mp__lock_hold(l);
+    int rc = takeover_noted(c, mp__lock_hold(l));
     if (c->user == NULL)
         c->own.count = depth;
     if (outcome == 0 && atomic_load_explicit(&me->word, memory_order_acquire) == 0) {

@@ -10,6 +10,7 @@
 #include "mp/sync.h"
 #include "os/alive.h"
 #include "os/futex.h"
+#include "os/log.h"
 #include "sync/lock.h"
 #include "sync/wait.h"
 
@@ -31,8 +32,12 @@ static bool try_takeover(mp__lock *l, uint32_t seen)
         return false;
     /* Keep the waiters bit: others may sleep behind the dead owner. */
     uint32_t want = (uint32_t)mp__tid() | MP__LOCK_WAITERS;
-    return atomic_compare_exchange_strong_explicit(&l->word, &seen, want, memory_order_acquire,
-                                                   memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&l->word, &seen, want, memory_order_acquire,
+                                                 memory_order_relaxed))
+        return false;
+    mp__log(MP_LOG_WARN, "lock %p: taken over from thread %d, which died holding it", (void *)l,
+            (int)owner);
+    return true;
 }
 
 int mp__lock_acquire_slow(mp__lock *l, const mp__deadline *d)
@@ -41,12 +46,19 @@ int mp__lock_acquire_slow(mp__lock *l, const mp__deadline *d)
     uint32_t w;
 
     if (!d->forever && mp__deadline_expired(d)) {
-        /* Try once (timeout 0): no spin, no waiters bit left behind; a
-         * dead owner's lock is still taken over. */
+        /* A try (timeout 0) never sleeps and leaves no waiters bit, but it
+         * gives a holder that runs the few microseconds of a spin to let
+         * go: libmp's own critical sections are that short, so a try
+         * fails only for a holder that is descheduled, stopped or dead
+         * (a dead one's lock is taken over). */
+        for (int i = 0; i < MP__SPIN_ROUNDS; i++) {
+            w = atomic_load_explicit(&l->word, memory_order_relaxed);
+            if (w == 0 && atomic_compare_exchange_weak_explicit(
+                              &l->word, &w, me, memory_order_acquire, memory_order_relaxed))
+                return 0;
+            mp__cpu_relax();
+        }
         w = atomic_load_explicit(&l->word, memory_order_relaxed);
-        if (w == 0 && atomic_compare_exchange_strong_explicit(
-                          &l->word, &w, me, memory_order_acquire, memory_order_relaxed))
-            return 0;
         return try_takeover(l, w) ? MP_EOWNERDEAD : MP_ETIMEDOUT;
     }
 

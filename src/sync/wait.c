@@ -19,6 +19,18 @@ bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
     return atomic_load_explicit(word, memory_order_acquire) != seen;
 }
 
+bool mp__spin_until(bool (*ready)(void *arg), void *arg, const mp__deadline *d)
+{
+    if (d != NULL && !d->forever && mp__deadline_remaining(d) < MP__SPIN_BUDGET)
+        return ready(arg);
+    for (int i = 0; i < MP__SPIN_ROUNDS; i++) {
+        if (ready(arg))
+            return true;
+        mp__cpu_relax();
+    }
+    return ready(arg);
+}
+
 int mp__wait(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d, mp__alive_fn alive,
              void *arg)
 {

@@ -58,6 +58,10 @@ typedef bool (*mp__alive_fn)(void *arg);
  * no deadline). Returns true when the word changed. */
 bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d);
 
+/* mp__spin_until is mp__spin for a condition that is not one word:
+ * ready(arg) is asked each round. Returns true once it holds. */
+bool mp__spin_until(bool (*ready)(void *arg), void *arg, const mp__deadline *d);
+
 /* mp__wait sleeps while *word == seen, for at most one slice: until woken,
  * the word differs, a signal arrives, the slice ends or d passes. Returns
  * 0 (look again; spurious returns are allowed), MP_ETIMEDOUT once d has

@@ -54,6 +54,15 @@ mp__waiter *mp__waiter_self(void)
     return w;
 }
 
+void mp__waiter_abandon(mp__waiter *w)
+{
+    w->tid = 0; /* no thread: mp__tid_alive(0) is false */
+    if (tls_node == w)
+        tls_node = NULL;
+    if (node_key != (pthread_key_t)-1)
+        pthread_setspecific(node_key, NULL);
+}
+
 void mp__waitlist_push(mp__waitlist *list, mp__waiter *w)
 {
     w->next = NULL;

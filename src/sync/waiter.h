@@ -44,6 +44,14 @@ typedef struct {
  * 0, ready to be queued; NULL with errno = ENOMEM if it cannot be made. */
 mp__waiter *mp__waiter_self(void);
 
+/* mp__waiter_abandon gives up the calling thread's node w while it is
+ * still in a list that cannot be unlocked in time (its lock's holder is
+ * stopped): the node is marked as having no thread, so a waker passes it
+ * over as dead, and the thread makes a new node for its next wait. The
+ * old one stays in the list until some waker unlinks it, and is leaked
+ * (24 bytes). */
+void mp__waiter_abandon(mp__waiter *w);
+
 /* mp__waitlist_push queues w at the tail. */
 void mp__waitlist_push(mp__waitlist *list, mp__waiter *w);
 

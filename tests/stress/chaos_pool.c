@@ -72,7 +72,8 @@ static int run_mapper(struct slot *s, uint64_t *rng)
     uint64_t args[MAX_ITEMS];
     unsigned char got[MAX_ITEMS];
     while (!atomic_load(&W->stop)) {
-        size_t n = 16 + chaos_rand(rng) % (MAX_ITEMS - 16);
+        /* Short runs when slowed down (valgrind): a run is one operation. */
+        size_t n = W->slow > 1 ? 4 + chaos_rand(rng) % 12 : 16 + chaos_rand(rng) % (MAX_ITEMS - 16);
         size_t chunk = chaos_rand(rng) % 2 ? 1 : MAX_CHUNK;
         bool ordered = chaos_rand(rng) % 2;
         uint64_t base = chaos_rand(rng) % 100000;
@@ -201,7 +202,9 @@ static int run_futures(struct slot *s, uint64_t *rng)
     mp_async *h[MAX_FUT];
     bool cancelled[MAX_FUT];
     while (!atomic_load(&W->stop)) {
-        size_t n = 4 + chaos_rand(rng) % (MAX_FUT - 4);
+        /* Small batches when slowed down (valgrind), so that every
+         * incarnation gets somewhere between kills. */
+        size_t n = W->slow > 1 ? 2 + chaos_rand(rng) % 3 : 4 + chaos_rand(rng) % (MAX_FUT - 4);
         uint64_t base = chaos_rand(rng) % 100000;
         for (size_t i = 0; i < n; i++) {
             args[i] = base + i * 13;
@@ -237,8 +240,8 @@ static int run_futures(struct slot *s, uint64_t *rng)
             mp_async_free(h[idx]);
             h[idx] = NULL;
             atomic_fetch_add(&P->futures, 1);
+            atomic_fetch_add(&s->ops, 1); /* one handle consumed */
         }
-        atomic_fetch_add(&s->ops, 1);
     }
     mp_pool_close(pool);
     mp_pool_join(pool);

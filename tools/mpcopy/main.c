@@ -1,15 +1,18 @@
 /* main.c - mpcopy, libmp's parallel folder copier: options, the checks
  * made before anything is written, and the run.
  *
- *     mpcopy [-j N] [-p] [-n] [-v] [-q] SRC DST
+ *     mpcopy [-j N] [-p | -a] [-n] [-v] [-q] SRC DST
  *
  * copies the contents of SRC into DST (like cp -r SRC/. DST) with a pool
  * of worker processes. Exit status: 0 all copied, 1 some entries failed,
- * 2 nothing done (bad options, bad SRC or DST). */
+ * 2 nothing done (bad options, bad SRC or DST), or death by the signal
+ * that interrupted it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <langinfo.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,7 @@
 
 #include "mpcopy.h"
 
-struct mpc_config mpc = {.src_fd = -1, .dst_fd = -1};
+struct mpc_config mpc = {.src_fd = -1, .dst_fd = -1, .range = MPC_RANGE_DEFAULT};
 struct mpc_counters *mpc_count;
 
 enum { EXIT_PARTIAL = 1, EXIT_USAGE = 2 };
@@ -29,18 +32,23 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: mpcopy [OPTION]... SRC DST\n"
             "Copy the contents of directory SRC into DST (created if missing) with\n"
-            "several worker processes: files, directories and symlinks, recursively.\n"
+            "several worker processes: files, directories, symlinks and special files,\n"
+            "recursively, with their permission bits. Symlinks are never followed.\n"
             "\n"
             "  -j, --jobs=N        N worker processes (default: the CPUs available, %d)\n"
             "  -p, --preserve      also keep modification and access times\n"
+            "  -a, --archive       -p, and keep hard links, extended attributes and\n"
+            "                      ACLs, and the owner when run as root (like cp -a)\n"
             "  -n, --no-clobber    never overwrite an existing file\n"
-            "  -v, --verbose       list each file copied on stdout\n"
+            "  -v, --verbose       list each file copied on stdout, quoted like cp -v\n"
             "  -q, --quiet         no progress bar and no summary\n"
             "  -h, --help          show this help and exit\n"
             "  -V, --version       show the version and exit\n"
             "\n"
             "Exit status: 0 all copied, 1 some files failed (each one is reported),\n"
-            "2 nothing copied (bad options, SRC not a directory, DST inside SRC).\n",
+            "2 nothing copied (bad options, SRC not a directory, DST inside SRC, DST\n"
+            "not writable). Interrupted (SIGINT, SIGTERM, SIGHUP), it removes its\n"
+            "temporary files and ends by the same signal.\n",
             mp_cpu_count());
 }
 
@@ -132,33 +140,62 @@ static bool inside(const char *a, const char *b)
     return strncmp(a, b, n) == 0 && (b[n] == '\0' || b[n] == '/');
 }
 
-/* O_TMPFILE files can be named with linkat through /proc on DST's file
- * system: the cheapest way to never show a partly written file. */
-static bool tmpfile_works(int dir)
+/* Can we create files in DST, and how? Asked once before anything is
+ * written, so a read-only or foreign DST gives one error instead of one
+ * per file; the probe leaves nothing behind. *tmpfile: O_TMPFILE works
+ * there and its files can be named through /proc (linkat, and workers
+ * reopening the walk's large files): the cheapest way to never show a
+ * partly written file. Returns 0 or an errno value. */
+static int probe_dst(int dir, bool *tmpfile)
 {
-    if (getenv("MPCOPY_NO_TMPFILE") != NULL) /* for tests of the other way */
-        return false;
-    if (access("/proc/self/fd", X_OK) != 0)
-        return false;
+    *tmpfile = false;
     int fd = openat(dir, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+        *tmpfile = getenv("MPCOPY_NO_TMPFILE") == NULL && /* tests of the other way */
+                   access("/proc/self/fd", X_OK) == 0;
+        return 0;
+    }
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+        return errno;
+    char tmp[64];
+    mpc_tmp_name(tmp, sizeof tmp);
+    fd = openat(dir, tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return false;
+        return errno;
     close(fd);
-    return true;
+    unlinkat(dir, tmp, 0);
+    return 0;
+}
+
+/* The test hooks (not in the manual): MPCOPY_RANGE_KIB sets the range size,
+ * so tests need no large files; MPCOPY_TEST_HOLD, see stop.c. */
+static void test_hooks(void)
+{
+    const char *r = getenv("MPCOPY_RANGE_KIB");
+    long kib = r ? strtol(r, NULL, 10) : 0;
+    if (kib > 0)
+        mpc.range = (uint64_t)kib << 10;
+    mpc.hold = getenv("MPCOPY_TEST_HOLD");
 }
 
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"jobs", required_argument, NULL, 'j'}, {"preserve", no_argument, NULL, 'p'},
-        {"no-clobber", no_argument, NULL, 'n'}, {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},      {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},    {NULL, 0, NULL, 0},
+        {"jobs", required_argument, NULL, 'j'},
+        {"preserve", no_argument, NULL, 'p'},
+        {"archive", no_argument, NULL, 'a'},
+        {"no-clobber", no_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
     };
     int jobs = 0;
     int c;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":j:pnvqhV", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":j:panvqhV", longopts, NULL)) != -1) {
         switch (c) {
         case 'j': {
             char *end;
@@ -170,6 +207,10 @@ int main(int argc, char **argv)
             break;
         }
         case 'p':
+            mpc.preserve = true;
+            break;
+        case 'a':
+            mpc.archive = true;
             mpc.preserve = true;
             break;
         case 'n':
@@ -241,9 +282,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "mpcopy: cannot open '%s': %s\n", mpc.src, strerror(errno));
         return EXIT_USAGE;
     }
+    test_hooks();
     mpc.umask = umask(0);
     umask(mpc.umask);
-    if (!dst_exists && mkdir(mpc.dst, 0700) < 0) {
+    mpc.root = geteuid() == 0;
+    mpc.egid = getegid();
+    mpc.parent = getpid();
+    if (mpc.verbose) {
+        /* Names print as they are only in a UTF-8 locale (as cp does). */
+        setlocale(LC_CTYPE, "");
+        mpc.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    }
+    /* Made with its owner's rwx added, so it can be filled; the walk gives
+     * it SRC's bits at the end. Never 0700 for good if we are stopped. */
+    if (!dst_exists && mkdir(mpc.dst, (sst.st_mode & 0777) | 0700) < 0) {
         fprintf(stderr, "mpcopy: cannot create directory '%s': %s\n", mpc.dst, strerror(errno));
         return EXIT_USAGE;
     }
@@ -252,7 +304,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "mpcopy: cannot open '%s': %s\n", mpc.dst, strerror(errno));
         return EXIT_USAGE;
     }
-    mpc.use_tmpfile = tmpfile_works(mpc.dst_fd);
+    /* A DST left read-only by an earlier copy of this SRC (its bits are
+     * SRC's, and it is ours) is opened up for the run, as the directories
+     * below it are; any other DST we cannot write into is refused. */
+    if (dst_exists && (dst.st_mode & 0300) != 0300 && dst.st_uid == geteuid() &&
+        (dst.st_mode & 07777) == (sst.st_mode & 07777))
+        fchmod(mpc.dst_fd, (dst.st_mode & 07777) | 0700);
+    int werr = probe_dst(mpc.dst_fd, &mpc.use_tmpfile);
+    if (werr != 0) {
+        fprintf(stderr, "mpcopy: cannot write into '%s': %s\n", mpc.dst, strerror(werr));
+        return EXIT_USAGE;
+    }
     mpc.jobs = jobs > 0 ? jobs : mp_cpu_count();
     if (mpc.jobs < 1)
         mpc.jobs = 1;
@@ -263,6 +325,11 @@ int main(int argc, char **argv)
     mpc_count = cm ? (void *)(((uintptr_t)cm + 63) & ~(uintptr_t)63) : NULL;
     if (mpc_count == NULL) {
         fprintf(stderr, "mpcopy: out of shared memory\n");
+        return EXIT_USAGE;
+    }
+    /* Before the pool: its workers inherit the handler. */
+    if (mpc_signals_install() < 0) {
+        fprintf(stderr, "mpcopy: cannot catch signals: %s\n", strerror(errno));
         return EXIT_USAGE;
     }
     /* Workers print -v lines with write(2): our own buffered lines must
@@ -276,6 +343,16 @@ int main(int argc, char **argv)
     }
     mpc_progress_start();
     int rc = mpc_walk(pool, !dst_exists, &sst);
+    if (mpc_stopping()) {
+        /* Every task has returned and every temporary is gone. */
+        mp_pool_terminate(pool);
+        mp_pool_free(pool);
+        mpc_progress_stop();
+        if (!mpc.quiet)
+            mpc_msg("interrupted: %llu files copied, no temporary file left",
+                    (unsigned long long)atomic_load(&mpc_count->files));
+        mpc_stop_exit();
+    }
     mp_pool_close(pool);
     mp_pool_join(pool);
     mp_pool_free(pool);
