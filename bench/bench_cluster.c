@@ -14,82 +14,13 @@
  *
  * Every rank runs main; rank 0 measures (after a warm-up) and prints the
  * RESULT line, the nodes serve. MPI start-up is not measured. */
-#include "bench.h"
+#include "bench_pool.h"
 
 #include <mp/cluster.h>
 
-static int square(const void *arg, void *result)
-{
-    int64_t x;
-    memcpy(&x, arg, sizeof x);
-    x *= x;
-    memcpy(result, &x, sizeof x);
-    return 0;
-}
-MP_TASK(square, sizeof(int64_t), sizeof(int64_t))
-
-typedef struct {
-    uint64_t seed;
-    long iters;
-} cpu_task;
-
-static int work(const void *arg, void *result)
-{
-    const cpu_task *t = arg;
-    uint64_t r = bench_cpu_work(t->seed, t->iters);
-    memcpy(result, &r, sizeof r);
-    return 0;
-}
-MP_TASK(work, sizeof(cpu_task), sizeof(uint64_t))
-
-static double map(mp_pool *pool, long n, long chunk)
-{
-    int64_t *in = malloc((size_t)n * sizeof *in), *out = malloc((size_t)n * sizeof *out);
-    if (!in || !out)
-        bench_die("malloc", -ENOMEM);
-    for (long i = 0; i < n; i++)
-        in[i] = i;
-    double t0 = bench_now();
-    int rc = mp_pool_map(pool, square, in, (size_t)n, sizeof *in, out, sizeof *out, (size_t)chunk);
-    double dt = bench_now() - t0;
-    if (rc != 0)
-        bench_die("mp_pool_map", rc);
-    for (long i = 0; i < n; i++)
-        if (out[i] != i * i)
-            bench_die("map result", -EIO);
-    free(in);
-    free(out);
-    return (double)n / dt;
-}
-
-static double apply(mp_pool *pool, long n)
-{
-    mp_async **a = malloc((size_t)n * sizeof *a);
-    if (!a)
-        bench_die("malloc", -ENOMEM);
-    int64_t total = 0, expect = 0;
-    double t0 = bench_now();
-    for (long i = 0; i < n; i++) {
-        int64_t x = i;
-        if ((a[i] = mp_pool_apply_async(pool, square, &x, sizeof x, sizeof x, NULL)) == NULL)
-            bench_die("mp_pool_apply_async", -errno);
-    }
-    for (long i = 0; i < n; i++) {
-        int64_t r;
-        int rc = mp_async_get(a[i], &r, MP_FOREVER);
-        if (rc != 0)
-            bench_die("mp_async_get", rc);
-        total += r;
-        mp_async_free(a[i]);
-    }
-    double dt = bench_now() - t0;
-    for (long i = 0; i < n; i++)
-        expect += (int64_t)i * i;
-    if (total != expect)
-        bench_die("apply result", -EIO);
-    free(a);
-    return (double)n / dt;
-}
+/* The same tasks as bench_pool's, registered for the cluster. */
+MP_TASK(bench_square, sizeof(int64_t), sizeof(int64_t))
+MP_TASK(bench_work, sizeof(bench_cpu_task), sizeof(uint64_t))
 
 static double rt(mp_pool *pool, double seconds)
 {
@@ -97,7 +28,7 @@ static double rt(mp_pool *pool, double seconds)
     double t0 = bench_now(), t1 = t0;
     do {
         int64_t x = n, r = 0;
-        int rc = mp_pool_apply(pool, square, &x, sizeof x, &r, sizeof r);
+        int rc = mp_pool_apply(pool, bench_square, &x, sizeof x, &r, sizeof r);
         if (rc != 0 || r != x * x)
             bench_die("rt result", rc ? rc : -EIO);
         n++;
@@ -123,14 +54,14 @@ static long calibrate(double ms)
 static double cpu_tasks(mp_pool *pool, int tasks, double ms)
 {
     long iters = calibrate(ms);
-    cpu_task *in = malloc((size_t)tasks * sizeof *in);
+    bench_cpu_task *in = malloc((size_t)tasks * sizeof *in);
     uint64_t *out = malloc((size_t)tasks * sizeof *out);
     if (!in || !out)
         bench_die("malloc", -ENOMEM);
     for (int k = 0; k < tasks; k++)
-        in[k] = (cpu_task){(uint64_t)k, iters};
+        in[k] = (bench_cpu_task){(uint64_t)k, iters};
     double t0 = bench_now();
-    int rc = mp_pool_map(pool, work, in, (size_t)tasks, sizeof *in, out, sizeof *out, 1);
+    int rc = mp_pool_map(pool, bench_work, in, (size_t)tasks, sizeof *in, out, sizeof *out, 1);
     double dt = bench_now() - t0;
     if (rc != 0)
         bench_die("mp_pool_map", rc);
@@ -169,14 +100,15 @@ int main(int argc, char **argv)
     int64_t warm_in[64], warm_out[64];
     for (int i = 0; i < 64; i++)
         warm_in[i] = i;
-    rc = mp_pool_map(pool, square, warm_in, 64, sizeof *warm_in, warm_out, sizeof *warm_out, 1);
+    rc = mp_pool_map(pool, bench_square, warm_in, 64, sizeof *warm_in, warm_out, sizeof *warm_out,
+                     1);
     if (rc != 0)
         bench_die("mp_pool_map (warm-up)", rc);
 
     if (strcmp(mode, "map") == 0)
-        bench_result(fig, column, map(pool, n, chunk), "items/s");
+        bench_result(fig, column, bench_pool_map(pool, n, (size_t)chunk), "items/s");
     else if (strcmp(mode, "apply") == 0)
-        bench_result(fig, column, apply(pool, n), "tasks/s");
+        bench_result(fig, column, bench_pool_apply(pool, n), "tasks/s");
     else if (strcmp(mode, "rt") == 0)
         bench_result(fig, column, rt(pool, seconds), "us");
     else
