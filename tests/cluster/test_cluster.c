@@ -9,6 +9,11 @@
  *   mpirun --enable-recovery -np 3 test_cluster recovery
  *                                       rank 2 is SIGKILLed mid-map: its
  *                                       chunks fail, the rest completes
+ *   mpirun --enable-recovery -np 3 test_cluster rootlost
+ *                                       rank 0 is SIGKILLed: the nodes
+ *                                       return MP_ETIMEDOUT on their own
+ *   mpirun -np 3 test_cluster exit      rank 0 returns from main with work
+ *                                       out: the cluster ends at exit
  *
  * Only rank 0 runs cmocka; the other ranks return from mp_cluster_init
  * once rank 0 finalizes. Every task says which rank ran it. */
@@ -631,12 +636,24 @@ int main(int argc, char **argv)
         mp_task_register("extra_task", extra_task, 0, 0);
 
     mp_cluster_opts o = {.pool.processes = 2};
-    if (strcmp(mode, "recovery") == 0) {
+    if (strcmp(mode, "recovery") == 0 || strcmp(mode, "rootlost") == 0) {
         o.pool.processes = 1;
         o.node_timeout = 2.0;
     }
+    double t0 = mpt_now();
     int rc = mp_cluster_init(&argc, &argv, &o, &pool);
     bool root = r == NULL || strcmp(r, "0") == 0;
+    if (strcmp(mode, "rootlost") == 0) {
+        if (root) /* the program's own rank dies, as a crash would */
+            raise(SIGKILL);
+        /* Every node gives up node_timeout after rank 0 fell silent. */
+        double took = mpt_now() - t0;
+        bool ok = rc == MP_ETIMEDOUT && took >= 2.0 && took < 30.0;
+        if (!ok)
+            fprintf(stderr, "rank %s: mp_cluster_init returned %s after %.2f s\n", r,
+                    mp_err_name(rc), took);
+        return strcmp(r, "1") == 0 ? report(ok, "a node did not time out") : !ok;
+    }
     if (strcmp(mode, "mismatch") == 0) {
         bool ok = rc == MP_EINVAL && pool == NULL;
         if (!ok)
@@ -651,6 +668,14 @@ int main(int argc, char **argv)
         return root ? report(false, "mp_cluster_init failed") : 1;
     }
     distributed = mp_cluster_nodes() > 1;
+    if (strcmp(mode, "exit") == 0) {
+        /* Work out on the nodes, nothing joined, no finalize: the at-exit
+         * finalize terminates the pool and stops the nodes. */
+        long ms[8] = {300, 300, 300, 300, 300, 300, 300, 300};
+        mp_async *a =
+            mp_pool_map_async(pool, slow_square, ms, 8, sizeof *ms, sizeof(struct sq), 1, NULL);
+        return report(a != NULL && !mp_async_ready(a), "could not leave work out");
+    }
     int failed;
     if (strcmp(mode, "recovery") == 0) {
         const struct CMUnitTest tests[] = {cmocka_unit_test(test_cluster_node_lost_mid_map)};
