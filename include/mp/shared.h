@@ -18,24 +18,56 @@ extern "C" {
 typedef struct mp_lock mp_lock;
 typedef struct mp_shm mp_shm;
 
-/* mp_shared_malloc returns size bytes of shared memory aligned to 16 bytes,
- * or NULL with errno = ENOMEM when the heap cannot hold them. Size 0 gives a
- * valid minimal block. Safe from any thread of any process of the family.
- * The memory is not zeroed (reused blocks hold old bytes). */
+/* mp_shared_malloc returns size bytes of shared memory, or NULL with
+ * errno = ENOMEM when the heap cannot hold them. Alignment: a block of 64
+ * bytes or more starts on a 64-byte boundary (a cache line: no need to
+ * align by hand), a smaller one on a 16-byte boundary; a block above 32
+ * KiB starts on a page. Size 0 gives a valid minimal block. Safe from any
+ * thread of any process of the family. The memory is not zeroed (reused
+ * blocks hold old bytes).
+ *
+ * Blocking: it may wait for another process inside the allocator, for as
+ * long as that process takes there (a stopped one: until it resumes); a
+ * process that died there is noticed within about 0.2 s and what it was
+ * doing is repaired. Memory freed in any size serves any size. */
 MP_EXTERN void *mp_shared_malloc(size_t size);
 
 /* mp_shared_calloc is mp_shared_malloc of n * size zeroed bytes; NULL with
- * errno = ENOMEM on overflow. RawValue and RawArray are this call. */
+ * errno = ENOMEM on overflow. RawValue and RawArray are this call. Large
+ * blocks are zeroed without touching their pages where possible. */
 MP_EXTERN void *mp_shared_calloc(size_t n, size_t size);
 
 /* mp_shared_free returns a block to the heap; any process may free a block
- * any other process allocated. mp_shared_free(NULL) does nothing. Large
- * blocks give their pages back to the system. */
+ * any other process allocated. mp_shared_free(NULL) does nothing. It never
+ * waits for another process. Freed pages go back to the system lazily: a
+ * few MiB of recently freed pages are kept for reuse, the rest is
+ * released. A pointer that is not a live block (freed twice, or never
+ * allocated) aborts the program with a message, as glibc does. */
 MP_EXTERN void mp_shared_free(void *ptr);
 
 /* mp_shared_usable_size returns the bytes usable in a block (>= the size
  * asked for), or 0 for NULL. */
 MP_EXTERN size_t mp_shared_usable_size(const void *ptr);
+
+/* What the shared heap holds, for monitoring. */
+typedef struct {
+    size_t reserved;     /* bytes of address space the heap may use */
+    size_t in_use;       /* bytes in live blocks (as the allocator counts them) */
+    size_t free;         /* bytes the allocator can hand out without growing */
+    size_t largest_free; /* the largest single block it could hand out now */
+    size_t peak;         /* the most in_use ever seen */
+} mp_heap_stats;
+
+/* mp_shared_stats fills *out with the shared heap's figures, for the whole
+ * process family. in_use counts blocks by their usable size
+ * (mp_shared_usable_size); blocks a thread freed and keeps cached for its
+ * next malloc count as free. Never blocks on another process: the figures
+ * are counters read one by one, so while other processes allocate they
+ * are approximate (each stays within [0, reserved], and in_use + free <=
+ * reserved). peak is sampled whenever the heap takes new pages, and at
+ * each call. Returns 0, MP_EINVAL for NULL, MP_ENOMEM if libmp could not
+ * map its heap at load. */
+MP_EXTERN int mp_shared_stats(mp_heap_stats *out);
 
 /* Value and Array: Python's multiprocessing.Value and Array. Bytes in the
  * shared heap (zeroed or copied from init), 16-byte aligned, with their own

@@ -1,113 +1,110 @@
 /* heap.c - the shared heap: one sparse memory file per process family,
- * mapped at load time, with its allocator state inside it.
+ * mapped when libmp is loaded, with its allocator's state inside it; the
+ * public calls (mp/shared.h) and the allocator's front: size classes,
+ * the thread-cache fast paths, large blocks, statistics.
  *
- * Layout: the first page holds the header (a robust process-shared mutex,
- * the bump pointer and the free lists); blocks follow. Every block starts
- * with a 16-byte header. Small blocks (up to 128 KiB) come in size classes
- * with one free list each. Large blocks are whole pages: their header sits
- * at the end of a leading page so the payload is page-aligned and its pages
- * can be given back to the system when freed.
- *
- * Death of a process inside the allocator: the mutex is robust, and every
- * list change is a single store of the list head, so a process that dies
- * at any instruction can at worst leak the block it was working on. */
+ * layout.h tells how the parts fit and why a process killed anywhere
+ * inside them leaves the heap whole; pages.c, slab.c and tcache.c are the
+ * three layers. */
 #include "mp/shared.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "heap/heap.h"
+#include "heap/layout.h"
 #include "os/memfile.h"
 #include "os/panic.h"
 #include "os/thread.h"
 
-#define HEAP_MAGIC 0x31307061656870dULL /* "mpheap01" */
-#define PAGE 4096u
-#define HDR 16u
+#define H mp__H
+
 #define DEFAULT_HEAP_SIZE (16ULL << 30) /* address space, not memory */
-#define MIN_HEAP_SIZE (64ULL << 20)
-#define BLOCK_USED 0x55534544u /* "USED" */
-#define BLOCK_FREE 0x46524545u /* "FREE" */
-#define CLASS_LARGE 0xffffffffu
+#define MIN_HEAP_SIZE     (64ULL << 20)
+#define MAX_HEAP_PAGES    0xfff00000u /* page numbers are 32-bit */
+/* Dirty free pages the pool keeps for reuse before punching (bytes, and
+ * at most a sixteenth of the heap). */
+#define DIRTY_MAX_BYTES (8u << 20)
+/* A dirty large block that calloc must clear is punched from this size
+ * on (no memory touched), and written with zeros below it. */
+#define CALLOC_PUNCH_MIN (256u << 10)
 
-/* Size classes: 16-byte steps up to 128, then four steps per power of
- * two up to 128 KiB, so no small block wastes more than 25%. */
-#define SMALL_MAX (128u * 1024u)
-#define NCLASSES 48
+struct mp__heap *mp__H;
+struct mp__pent *mp__PM;
+_Atomic uint64_t *mp__DB;
 
-struct block {
-    uint64_t size;  /* usable bytes (the class size, or pages for large) */
-    uint32_t state; /* BLOCK_USED or BLOCK_FREE */
-    uint32_t cls;   /* size class index, or CLASS_LARGE */
+uint32_t mp__class_size[MP__NCLASSES] = {
+    16,   32,   48,   64,    128,   192,   256,   320,   384,   448,   512,   640,
+    768,  896,  1024, 1280,  1536,  1792,  2048,  2560,  3072,  3584,  4096,  5120,
+    6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
 };
-_Static_assert(sizeof(struct block) == HDR, "block header is 16 bytes");
+uint32_t mp__class_pages[MP__NCLASSES];
+uint32_t mp__class_blocks[MP__NCLASSES];
+uint32_t mp__class_first[MP__NCLASSES];
+uint64_t mp__class_recip[MP__NCLASSES];
+uint8_t mp__class16[65];
+uint8_t mp__class256[129];
 
-struct heap {
-    uint64_t magic;                /* HEAP_MAGIC once initialised */
-    pthread_mutex_t lock;          /* robust, process-shared; guards all below */
-    uint64_t size;                 /* bytes mapped */
-    uint64_t top;                  /* bump offset: bytes below it are carved */
-    uint64_t in_use;               /* bytes handed out, headers excluded */
-    uint64_t small_free[NCLASSES]; /* offset of the first free block's header, 0 = none */
-    uint64_t large_free;           /* offset of the first free large block's header */
-};
-_Static_assert(sizeof(struct heap) <= PAGE, "heap header fits its page");
-
-/* A free large block keeps its list link in its header page, beside the
- * header, so the payload pages can be punched out. */
-struct large_link {
-    uint64_t next; /* offset of the next free large block's header, 0 = none */
-    uint64_t span; /* bytes from the block's first page to its end */
-};
-
-static struct heap *heap;         /* the mapping; same address in the family */
-static uint32_t class_size[NCLASSES];
 static pthread_once_t heap_once = PTHREAD_ONCE_INIT;
 static int heap_init_err;
+static const mp__deadline forever = {.forever = true};
 
-static inline char *base(void)
-{
-    return (char *)heap;
-}
+/* ---- set-up ---------------------------------------------------------------- */
 
-static inline struct block *block_at(uint64_t off)
-{
-    return (struct block *)(base() + off);
-}
-
-static inline uint64_t offset_of(const void *p)
-{
-    return (uint64_t)((const char *)p - base());
-}
-
+/* init_classes sizes each class's slab: the fewest pages that hold at
+ * least 8 blocks and waste at most 1/16 (header included), up to 128
+ * pages; failing that, the least waste. Blocks start 64-aligned, and
+ * every class from 64 bytes is a multiple of 64, so those blocks are
+ * cache-line aligned. */
 static void init_classes(void)
 {
-    uint32_t n = 0;
-    for (uint32_t s = 16; s <= 128; s += 16)
-        class_size[n++] = s;
-    for (uint32_t p = 256; p <= SMALL_MAX; p *= 2)
-        for (uint32_t q = 1; q <= 4; q++)
-            class_size[n++] = p / 2 + q * (p / 8);
-    if (n != NCLASSES || class_size[n - 1] != SMALL_MAX)
-        mp__panic("heap size classes misconfigured (%u)", n);
-}
-
-static uint32_t class_of(size_t size)
-{
-    uint32_t lo = 0, hi = NCLASSES - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (class_size[mid] >= size)
-            hi = mid;
-        else
-            lo = mid + 1;
+    for (unsigned c = 0; c < MP__NCLASSES; c++) {
+        uint32_t size = mp__class_size[c], best_k = 0, best_n = 0, best_first = 0;
+        double best_waste = 2;
+        for (uint32_t k = 1; k <= 128; k++) {
+            uint32_t bytes = k * MP__PAGE;
+            uint32_t n = (bytes - 64) / size;
+            if (n > 64 * MP__SLAB_WORDS)
+                n = 64 * MP__SLAB_WORDS;
+            uint32_t first = (64 + 8 * ((n + 63) / 64) + 63) & ~63u;
+            if (n == 0 || first + n * size > bytes)
+                n = first < bytes ? (bytes - first) / size : 0;
+            if (n == 0)
+                continue;
+            double waste = (double)(bytes - n * size) / bytes;
+            bool good = n >= 8 && waste <= 1.0 / 16;
+            if (good || waste < best_waste) {
+                best_waste = waste;
+                best_k = k;
+                best_n = n;
+                best_first = first;
+            }
+            if (good)
+                break;
+        }
+        mp__class_pages[c] = best_k;
+        mp__class_blocks[c] = best_n;
+        mp__class_first[c] = best_first;
+        mp__class_recip[c] = (((uint64_t)1 << 40) + size - 1) / size;
     }
-    return lo;
+    unsigned c = 0;
+    for (unsigned i = 0; i <= 64; i++) {
+        while (mp__class_size[c] < i * 16)
+            c++;
+        mp__class16[i] = (uint8_t)c;
+    }
+    for (unsigned i = 0; i <= 128; i++) {
+        c = 0;
+        while (mp__class_size[c] < i * 256)
+            c++;
+        mp__class256[i] = (uint8_t)c;
+    }
 }
 
 static size_t heap_size_wanted(void)
@@ -118,11 +115,23 @@ static size_t heap_size_wanted(void)
     char *end;
     unsigned long long v = strtoull(env, &end, 10);
     switch (*end) {
-    case 'G': case 'g': v <<= 30; break;
-    case 'M': case 'm': v <<= 20; break;
-    case 'K': case 'k': v <<= 10; break;
-    default: break;
+    case 'G':
+    case 'g':
+        v <<= 30;
+        break;
+    case 'M':
+    case 'm':
+        v <<= 20;
+        break;
+    case 'K':
+    case 'k':
+        v <<= 10;
+        break;
+    default:
+        break;
     }
+    if (v > (unsigned long long)MAX_HEAP_PAGES << MP__PAGE_SHIFT)
+        v = (unsigned long long)MAX_HEAP_PAGES << MP__PAGE_SHIFT;
     return v < MIN_HEAP_SIZE ? MIN_HEAP_SIZE : (size_t)v;
 }
 
@@ -137,17 +146,25 @@ static void heap_create(void)
         heap_init_err = rc;
         return;
     }
-    struct heap *h = p;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    pthread_mutex_init(&h->lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    struct mp__heap *h = p;
+    uint32_t npages = (uint32_t)(size >> MP__PAGE_SHIFT);
+    size_t pmap_off = (sizeof *h + MP__PAGE - 1) & ~(size_t)(MP__PAGE - 1);
+    size_t db_off = pmap_off + (size_t)npages * sizeof(struct mp__pent);
+    size_t end = db_off + ((size_t)npages + 63) / 64 * 8;
     h->size = size;
-    h->top = PAGE;
-    h->magic = HEAP_MAGIC;
-    heap = h;
+    h->npages = npages;
+    h->first_page = (uint32_t)((end + MP__PAGE - 1) >> MP__PAGE_SHIFT);
+    h->dirty_max = DIRTY_MAX_BYTES >> MP__PAGE_SHIFT;
+    if (h->dirty_max > npages / 16)
+        h->dirty_max = npages / 16;
+    h->key = 0x6d70667265656b79ULL ^ (uint64_t)(uintptr_t)h; /* "mpfreeky" */
+    mp__H = h;
+    mp__PM = (struct mp__pent *)((char *)h + pmap_off);
+    mp__DB = (_Atomic uint64_t *)((char *)h + db_off);
+    mp__pages_init();
+    mp__arena_init();
+    mp__tcache_init();
+    h->magic = MP__HEAP_MAGIC;
 }
 
 int mp__heap_init(void)
@@ -165,123 +182,143 @@ __attribute__((constructor)) static void heap_at_load(void)
 
 bool mp__heap_contains(const void *p)
 {
-    return heap != NULL && (const char *)p >= base() && (const char *)p < base() + heap->size;
+    return H != NULL && (const char *)p >= (const char *)H &&
+           (const char *)p < (const char *)H + H->size;
 }
 
-static void heap_lock(void)
+/* ---- finding a block's owner ------------------------------------------------ */
+
+/* lookup returns the slab of small block p, or NULL with *large set to
+ * the head page of large block p; anything else is a caller's bug (a
+ * pointer that is not a live block) and panics, naming who. */
+static struct mp__slab *lookup(const void *p, uint32_t *large, const char *who)
 {
-    int rc = pthread_mutex_lock(&heap->lock);
-    if (rc == EOWNERDEAD) {
-        /* A process died inside the allocator. Each list update is one
-         * store, so the lists are whole; at most one block leaked. */
-        pthread_mutex_consistent(&heap->lock);
-    } else if (rc != 0) {
-        mp__panic("heap lock failed: %d", rc);
+    uintptr_t off = (uintptr_t)((const char *)p - (const char *)H);
+    if (H == NULL || off >= H->size || (off & 15) != 0 || (off >> MP__PAGE_SHIFT) < H->first_page)
+        mp__panic("%s: %p is not a shared heap block", who, p);
+    uint32_t pg = (uint32_t)(off >> MP__PAGE_SHIFT);
+    uint64_t t = mp__tag(pg);
+    if (MP__TAG_KIND(t) == MP__PK_SLABIN) {
+        pg = atomic_load_explicit(&mp__PM[pg].head, memory_order_relaxed);
+        t = mp__tag(pg);
     }
+    if (MP__TAG_KIND(t) == MP__PK_SLAB) {
+        struct mp__slab *s = mp__slab_at(pg);
+        uint32_t i = mp__block_index(s, p);
+        if (i == UINT32_MAX || !mp__bit_get(s, i))
+            mp__panic("%s: %p is not allocated (double free?)", who, p);
+        return s;
+    }
+    if (MP__TAG_KIND(t) == MP__PK_LARGE && (off & (MP__PAGE - 1)) == 0 &&
+        pg == (uint32_t)(off >> MP__PAGE_SHIFT)) {
+        *large = pg;
+        return NULL;
+    }
+    mp__panic("%s: %p is not allocated (double free?)", who, p);
 }
 
-static void heap_unlock(void)
+/* ---- allocation -------------------------------------------------------------- */
+
+void mp__heap_sample_peak(void)
 {
-    pthread_mutex_unlock(&heap->lock);
+    int64_t v =
+        mp__arena_used_bytes() +
+        (atomic_load_explicit(&H->pool.large_pages, memory_order_relaxed) << MP__PAGE_SHIFT);
+    uint64_t old = atomic_load_explicit(&H->peak, memory_order_relaxed);
+    while (v > 0 && (uint64_t)v > old &&
+           !atomic_compare_exchange_weak_explicit(&H->peak, &old, (uint64_t)v, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
 }
 
-void mp__heap_stats(size_t *in_use, size_t *heap_size)
+/* alloc_cached pops a block of size's class from the thread's cache: the
+ * whole malloc when it hits. NULL on a miss. */
+static inline void *alloc_cached(size_t size)
+{
+    struct mp__tcache *tc = mp__tcache_mine();
+    if (size > MP__SMALL_MAX || tc == NULL)
+        return NULL;
+    struct mp__tbin *b = &tc->bin[mp__size_class(size)];
+    void **p = b->head;
+    if (p == NULL)
+        return NULL;
+    b->head = p[0]; /* the commit */
+    atomic_store_explicit(&b->count, atomic_load_explicit(&b->count, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+    p[1] = NULL; /* no longer marked as freed */
+    return p;
+}
+
+/* alloc_small serves a cache miss: half a cache's worth of blocks comes
+ * from the arena under one lock (a thread that only allocates, like a
+ * queue's producer, pays for the lock once per batch), then one is
+ * popped. A thread without a cache takes one block. */
+static void *alloc_small(size_t size, const mp__deadline *d)
+{
+    unsigned cls = mp__size_class(size);
+    struct mp__tcache *tc = mp__tcache_mine();
+    if (tc == NULL)
+        return mp__arena_alloc(cls, d);
+    if (mp__arena_refill(tc, cls, tc->bin[cls].cap / 2, d) == 0)
+        return NULL;
+    return alloc_cached(size);
+}
+
+static void *alloc_large(size_t size, const mp__deadline *d, bool *dirty)
+{
+    uint64_t n = ((uint64_t)size + MP__PAGE - 1) >> MP__PAGE_SHIFT;
+    if (size > H->size || n > H->npages - H->first_page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (mp__pages_lock(d) != 0) {
+        errno = ETIMEDOUT;
+        return NULL;
+    }
+    uint32_t pg = mp__pages_take((uint32_t)n, -1, 0, dirty);
+    mp__pages_unlock();
+    mp__pages_punch_pending();
+    if (pg == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    mp__heap_sample_peak();
+    return mp__page_addr(pg);
+}
+
+/* alloc_slow is every malloc that the cache cannot serve. When the heap
+ * looks full it first makes room - this thread's cache, dead threads'
+ * caches and empty slabs go back to the page pool - and tries again. */
+static void *alloc_slow(size_t size, const mp__deadline *d, bool *dirty)
 {
     if (mp__heap_init() < 0) {
-        *in_use = 0;
-        *heap_size = 0;
-        return;
-    }
-    heap_lock();
-    *in_use = heap->in_use;
-    *heap_size = heap->size;
-    heap_unlock();
-}
-
-/* Carve len bytes from the top, aligned to align. Returns the offset, or
- * 0 when the heap is exhausted. Called with the lock held. */
-static uint64_t carve(uint64_t len, uint64_t align)
-{
-    uint64_t at = (heap->top + align - 1) & ~(align - 1);
-    if (at > heap->size || len > heap->size - at)
-        return 0;
-    heap->top = at + len;
-    return at;
-}
-
-static void *alloc_small(size_t size)
-{
-    uint32_t cls = class_of(size);
-    uint64_t off = heap->small_free[cls];
-    struct block *b;
-    if (off != 0) {
-        b = block_at(off);
-        if (b->state != BLOCK_FREE || b->cls != cls)
-            mp__panic("shared heap corrupted: free block at %#llx", (unsigned long long)off);
-        /* The next link lives in the free block's payload. */
-        heap->small_free[cls] = *(uint64_t *)(b + 1);
-    } else {
-        off = carve(HDR + class_size[cls], 16);
-        if (off == 0)
-            return NULL;
-        b = block_at(off);
-        b->size = class_size[cls];
-        b->cls = cls;
-    }
-    b->state = BLOCK_USED;
-    heap->in_use += b->size;
-    return b + 1;
-}
-
-static void *alloc_large(size_t size)
-{
-    uint64_t span = PAGE + ((size + PAGE - 1) & ~(uint64_t)(PAGE - 1));
-    if (span < size) /* overflow */
+        errno = ENOMEM;
         return NULL;
-    /* First fit among freed large blocks, refusing ones more than twice as
-     * big as needed so a small request does not pin a huge range. */
-    uint64_t *link = &heap->large_free;
-    while (*link != 0) {
-        uint64_t start = *link;
-        struct large_link *ll = (struct large_link *)(base() + start);
-        if (ll->span >= span && ll->span / 2 <= span) {
-            *link = ll->next;
-            struct block *b = (struct block *)(base() + start + PAGE - HDR);
-            b->state = BLOCK_USED;
-            heap->in_use += b->size;
-            return b + 1;
-        }
-        link = &ll->next;
     }
-    uint64_t start = carve(span, PAGE);
-    if (start == 0)
-        return NULL;
-    struct large_link *ll = (struct large_link *)(base() + start);
-    ll->next = 0;
-    ll->span = span;
-    struct block *b = (struct block *)(base() + start + PAGE - HDR);
-    b->size = span - PAGE;
-    b->cls = CLASS_LARGE;
-    b->state = BLOCK_USED;
-    heap->in_use += b->size;
-    return b + 1;
+    for (int attempt = 0;; attempt++) {
+        void *p;
+        if (dirty != NULL)
+            *dirty = true;
+        if (size <= MP__SMALL_MAX)
+            p = alloc_small(size, d);
+        else
+            p = alloc_large(size, d, dirty);
+        if (p != NULL || errno != ENOMEM || attempt > 0)
+            return p;
+        mp__heap_reclaim(d);
+    }
+}
+
+void *mp__heap_alloc(size_t size, const mp__deadline *d)
+{
+    void *p = alloc_cached(size);
+    return p != NULL ? p : alloc_slow(size, d, NULL);
 }
 
 MP_EXTERN void *mp_shared_malloc(size_t size)
 {
-    if (mp__heap_init() < 0) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = NULL;
-    if (size <= heap->size) {
-        heap_lock();
-        p = size <= SMALL_MAX ? alloc_small(size) : alloc_large(size);
-        heap_unlock();
-    }
-    if (p == NULL)
-        errno = ENOMEM;
-    return p;
+    void *p = alloc_cached(size);
+    return p != NULL ? p : alloc_slow(size, &forever, NULL);
 }
 
 MP_EXTERN void *mp_shared_calloc(size_t n, size_t size)
@@ -291,59 +328,195 @@ MP_EXTERN void *mp_shared_calloc(size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    void *p = mp_shared_malloc(total);
-    if (p == NULL)
-        return NULL;
-    struct block *b = (struct block *)p - 1;
-    /* A large block's payload always reads as zero: fresh pages are, and
-     * mp_shared_free punches (or clears) them. Touching them here would
-     * commit memory for nothing. A reused small block holds old bytes. */
-    if (b->cls != CLASS_LARGE)
-        memset(p, 0, b->size);
+    if (total <= MP__SMALL_MAX) {
+        void *p = mp_shared_malloc(total);
+        if (p != NULL)
+            memset(p, 0, mp__class_size[mp__size_class(total)]);
+        return p;
+    }
+    bool dirty;
+    void *p = alloc_slow(total, &forever, &dirty);
+    if (p == NULL || !dirty)
+        return p; /* fresh or punched pages read as zeros: leave them untouched */
+    size_t bytes = (total + MP__PAGE - 1) & ~(size_t)(MP__PAGE - 1);
+    if (bytes < CALLOC_PUNCH_MIN || mp__memfile_release(p, bytes) != 0)
+        memset(p, 0, bytes);
     return p;
 }
 
-static struct block *block_of(const void *ptr, const char *who)
-{
-    if (!mp__heap_contains(ptr) || ((uintptr_t)ptr & 15) != 0)
-        mp__panic("%s: %p is not a shared heap block", who, ptr);
-    struct block *b = (struct block *)ptr - 1;
-    if (b->state != BLOCK_USED)
-        mp__panic("%s: %p is not allocated (double free?)", who, ptr);
-    return b;
-}
+/* ---- freeing ------------------------------------------------------------------ */
 
-MP_EXTERN size_t mp_shared_usable_size(const void *ptr)
+/* free_cached pushes p onto the list of its class: the whole free unless
+ * the list is full. */
+static void free_small(struct mp__slab *s, void *p)
 {
-    if (ptr == NULL)
-        return 0;
-    return block_of(ptr, "mp_shared_usable_size")->size;
+    struct mp__tcache *tc = mp__tcache_mine();
+    if (tc == NULL) {
+        mp__arena_free_block(s, p);
+        return;
+    }
+    struct mp__tbin *b = &tc->bin[s->cls];
+    void **q = p;
+    if ((uint64_t)(uintptr_t)q[1] == H->key) {
+        /* Maybe freed already (or data that looks like the mark): a block
+         * in our own list would be handed out twice. */
+        for (void **x = b->head; x != NULL; x = *x)
+            if (x == q)
+                mp__panic("mp_shared_free: %p freed twice", p);
+    }
+    if (atomic_load_explicit(&b->count, memory_order_relaxed) >= b->cap)
+        mp__tcache_overflow(tc, s->cls);
+    q[0] = b->head;
+    q[1] = (void *)(uintptr_t)H->key;
+    b->head = q; /* the commit */
+    atomic_store_explicit(&b->count, atomic_load_explicit(&b->count, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 MP_EXTERN void mp_shared_free(void *ptr)
 {
     if (ptr == NULL)
         return;
-    struct block *b = block_of(ptr, "mp_shared_free");
-    if (b->cls == CLASS_LARGE) {
-        /* Give the payload pages back before taking the lock: nobody else
-         * can reach this block until it is on the free list. */
-        if (mp__memfile_release(ptr, b->size) < 0)
-            memset(ptr, 0, b->size); /* keep free large blocks zeroed */
-        char *start = (char *)ptr - PAGE;
-        struct large_link *ll = (struct large_link *)start;
-        heap_lock();
-        b->state = BLOCK_FREE;
-        heap->in_use -= b->size;
-        ll->next = heap->large_free;
-        heap->large_free = offset_of(start);
-        heap_unlock();
+    uint32_t pg;
+    struct mp__slab *s = lookup(ptr, &pg, "mp_shared_free");
+    if (s != NULL) {
+        free_small(s, ptr);
         return;
     }
-    heap_lock();
-    b->state = BLOCK_FREE;
-    heap->in_use -= b->size;
-    *(uint64_t *)ptr = heap->small_free[b->cls];
-    heap->small_free[b->cls] = offset_of(b);
-    heap_unlock();
+    /* A large block goes straight back to the pool, or - when the pool
+     * lock is busy - is marked freed with one store for the next holder
+     * to bin. Either way nothing waits. */
+    if (mp__pages_trylock()) {
+        mp__pages_give(pg);
+        mp__pages_unlock();
+        mp__pages_punch_pending();
+    } else {
+        mp__pages_defer(pg);
+    }
+}
+
+MP_EXTERN size_t mp_shared_usable_size(const void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    uint32_t pg;
+    struct mp__slab *s = lookup(ptr, &pg, "mp_shared_usable_size");
+    if (s != NULL)
+        return mp__class_size[s->cls];
+    return (size_t)MP__TAG_LEN(mp__tag(pg)) << MP__PAGE_SHIFT;
+}
+
+/* ---- statistics, reclaiming, checking ------------------------------------------ */
+
+MP_EXTERN int mp_shared_stats(mp_heap_stats *out)
+{
+    if (out == NULL)
+        return MP_EINVAL;
+    if (mp__heap_init() < 0)
+        return MP_ENOMEM;
+    struct mp__pool *P = &H->pool;
+    int64_t used = mp__arena_used_bytes(), cap = mp__arena_cap_bytes();
+    int64_t cached = mp__tcache_bytes();
+    /* A large block freed while the pool lock was busy counts as in use
+     * until the next holder bins it. */
+    int64_t large = atomic_load_explicit(&P->large_pages, memory_order_relaxed);
+    int64_t freep = atomic_load_explicit(&P->free_pages, memory_order_relaxed);
+    int64_t reserved = (int64_t)(H->npages - H->first_page) << MP__PAGE_SHIFT;
+    /* Counters read one by one while others change them: clamp, so the
+     * figures always fit each other. */
+    int64_t in_use = used - cached + (large << MP__PAGE_SHIFT);
+    in_use = in_use < 0 ? 0 : in_use > reserved ? reserved : in_use;
+    int64_t fr = (freep << MP__PAGE_SHIFT) + (cap - used) + cached;
+    fr = fr < 0 ? 0 : fr > reserved - in_use ? reserved - in_use : fr;
+    int64_t largest = (int64_t)mp__pages_largest_bytes();
+    uint64_t peak = atomic_load_explicit(&H->peak, memory_order_relaxed);
+    while ((uint64_t)in_use > peak &&
+           !atomic_compare_exchange_weak_explicit(&H->peak, &peak, (uint64_t)in_use,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+    out->reserved = (size_t)reserved;
+    out->in_use = (size_t)in_use;
+    out->free = (size_t)fr;
+    out->largest_free = (size_t)(largest < fr ? largest : fr);
+    out->peak = (size_t)((uint64_t)in_use > peak ? (uint64_t)in_use : peak);
+    return 0;
+}
+
+void mp__heap_stats(size_t *in_use, size_t *heap_size)
+{
+    mp_heap_stats st;
+    if (mp_shared_stats(&st) != 0) {
+        *in_use = 0;
+        *heap_size = 0;
+        return;
+    }
+    *in_use = st.in_use;
+    *heap_size = H->size;
+}
+
+void mp__heap_reclaim(const mp__deadline *d)
+{
+    if (mp__heap_init() < 0)
+        return;
+    mp__tcache_drain(d);
+    mp__tcache_reclaim(true, d);
+    mp__arena_trim(d);
+    mp__pages_rebuild(d);
+    mp__pages_punch_pending();
+}
+
+bool mp__heap_allocated(const void *p)
+{
+    uintptr_t off = (uintptr_t)((const char *)p - (const char *)H);
+    if (H == NULL || off >= H->size || (off & 15) != 0 || (off >> MP__PAGE_SHIFT) < H->first_page)
+        return false;
+    uint32_t pg = (uint32_t)(off >> MP__PAGE_SHIFT);
+    uint64_t t = mp__tag(pg);
+    if (MP__TAG_KIND(t) == MP__PK_SLABIN) {
+        pg = atomic_load_explicit(&mp__PM[pg].head, memory_order_relaxed);
+        t = mp__tag(pg);
+    }
+    if (MP__TAG_KIND(t) == MP__PK_SLAB) {
+        struct mp__slab *s = mp__slab_at(pg);
+        uint32_t i = mp__block_index(s, p);
+        return i != UINT32_MAX && mp__bit_get(s, i);
+    }
+    return MP__TAG_KIND(t) == MP__PK_LARGE && (off & (MP__PAGE - 1)) == 0;
+}
+
+size_t mp__heap_block_size(size_t size)
+{
+    if (size <= MP__SMALL_MAX)
+        return mp__class_size[mp__size_class(size)];
+    return (size + MP__PAGE - 1) & ~(size_t)(MP__PAGE - 1);
+}
+
+int mp__heap_check(char *why, size_t cap)
+{
+    if (mp__heap_init() < 0) {
+        snprintf(why, cap, "no heap");
+        return -1;
+    }
+    mp__deadline d;
+    mp__deadline_init(&d, 10.0);
+    if (mp__arena_lock_all(&d) != 0) {
+        snprintf(why, cap, "arenas busy");
+        return -1;
+    }
+    if (mp__pages_lock(&d) != 0) {
+        mp__arena_unlock_all();
+        snprintf(why, cap, "pool busy");
+        return -1;
+    }
+    int64_t large = 0, slab_pages = 0;
+    int rc = H->magic != MP__HEAP_MAGIC ? (snprintf(why, cap, "bad magic"), -1) : 0;
+    if (rc == 0)
+        rc = mp__pages_check(&large, why, cap);
+    if (rc == 0)
+        rc = mp__arena_check(&slab_pages, why, cap);
+    if (rc == 0)
+        rc = mp__tcache_check(why, cap);
+    mp__pages_unlock();
+    mp__arena_unlock_all();
+    return rc;
 }

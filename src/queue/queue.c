@@ -24,6 +24,7 @@
 #include "mp/shared.h"
 #include "os/alive.h"
 #include "os/clock.h"
+#include "os/fence.h"
 #include "os/futex.h"
 #include "os/log.h"
 #include "os/panic.h"
@@ -124,7 +125,7 @@ static int sleep_on(mp_queue *q, _Atomic uint32_t *seq, _Atomic uint32_t *flag,
     atomic_exchange_explicit(flag, 1, memory_order_seq_cst);
     /* Pairs with the waker's seq_cst change (or fence) and flag load: one
      * of the two sees the other. */
-    atomic_thread_fence(memory_order_seq_cst);
+    mp__fence(memory_order_seq_cst);
     if (ready(q))
         return 0;
     return mp__wait(seq, seen, d, NULL, NULL) == MP_ETIMEDOUT ? MP_ETIMEDOUT : 0;
@@ -654,8 +655,10 @@ static bool drained_closed(mp_queue *q)
 
 /* Is the next message ready, or the queue closed? For sleepers' last
  * look, without the lock: a stale answer costs a retry or a slice, never
- * a lost message. */
-static bool data_ready(mp_queue *q)
+ * a lost message. The head read may be stale by the time its record is
+ * looked at, and its chunk already reused for another message's bytes
+ * (heap memory stays mapped): hence MP__NO_TSAN. */
+MP__NO_TSAN static bool data_ready(mp_queue *q)
 {
     if (drained_closed(q))
         return true;
@@ -776,7 +779,7 @@ static void deliver(mp_queue *q, struct take *t, size_t n)
         mp_shared_free(t[i].blk);
     }
     if (q->maxsize != 0) {
-        atomic_thread_fence(memory_order_seq_cst);
+        mp__fence(memory_order_seq_cst);
         wake_all(&q->room_seq, &q->room_flag);
     }
 }

@@ -61,6 +61,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "os/fence.h"
+
 /* The first word of a record header. */
 #define MP__QR_STATE 0xc0000000u /* the state bits */
 #define MP__QR_TID   0x3fffffffu /* the thread of RESV and CLAIM */
@@ -181,7 +183,7 @@ static inline void mp__qside_read(const mp__qside *s, mp__qpos *p)
         p->roff = atomic_load_explicit(&s->st[i].roff, memory_order_relaxed);
         /* Pairs with the release fence in mp__qside_commit: had any load
          * above seen a later commit's store, seq has moved on. */
-        atomic_thread_fence(memory_order_acquire);
+        mp__fence(memory_order_acquire);
         if (atomic_load_explicit(&s->seq, memory_order_relaxed) == seq)
             return;
     }
@@ -203,7 +205,7 @@ static inline void mp__qside_commit(mp__qside *s, const mp__qpos *p)
     unsigned i = (seq + 1) & 1;
     /* Readers of the copy being overwritten must see seq move: order the
      * previous commit's counter store before these (mp__qside_read). */
-    atomic_thread_fence(memory_order_release);
+    mp__fence(memory_order_release);
     atomic_store_explicit(&s->st[i].chunk, p->chunk, memory_order_relaxed);
     atomic_store_explicit(&s->st[i].off, p->off, memory_order_relaxed);
     atomic_store_explicit(&s->st[i].count, p->count, memory_order_relaxed);

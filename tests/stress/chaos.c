@@ -17,8 +17,10 @@
  *   waiter    waits on that condition for a ticket and takes it; a wait
  *             that times out although enough notifies were sent meanwhile
  *             to reach it is a lost wake-up.
- *   heaper    allocates shared-heap blocks of random sizes, fills them
- *             with a pattern and checks it before freeing them.
+ *   heaper    allocates shared-heap blocks of random sizes (malloc and
+ *             calloc, up to 300 KB), fills them with a pattern and checks
+ *             it before freeing them. At the end the heap's invariants
+ *             are checked (mp__heap_check) and its statistics printed.
  * Queue and pool participants join from chaos_queue.c and chaos_pool.c
  * when those areas are built (see modules[] below). */
 #include <errno.h>
@@ -37,6 +39,7 @@
 #include <unistd.h>
 
 #include "chaos.h"
+#include "heap/heap.h"
 
 struct world *W;
 
@@ -263,38 +266,89 @@ static int run_waiter(struct slot *s, uint64_t *rng)
 
 static int run_heaper(struct slot *s, uint64_t *rng)
 {
-    enum { N = 16 };
-    unsigned char *blk[N] = {0};
-    size_t len[N] = {0};
+    struct heaper_tab *t = &W->heaper[s->index];
     while (!atomic_load(&W->stop)) {
-        int i = (int)(chaos_rand(rng) % N);
-        if (blk[i] != NULL) {
-            unsigned char want = (unsigned char)((uintptr_t)blk[i] >> 4);
-            for (size_t k = 0; k < len[i]; k++)
-                if (blk[i][k] != want) {
-                    chaos_fail("heaper: block %p byte %zu is %u, wrote %u", (void *)blk[i], k,
-                               blk[i][k], want);
+        int i = (int)(chaos_rand(rng) % CHAOS_HEAPER_BLOCKS);
+        unsigned char *b = atomic_load(&t->blk[i]);
+        if (atomic_load(&t->state[i]) == HB_LIVE) {
+            size_t n = atomic_load(&t->len[i]);
+            unsigned char want = (unsigned char)((uintptr_t)b >> 4);
+            for (size_t k = 0; k < n; k++)
+                if (b[k] != want) {
+                    chaos_fail("heaper: block %p byte %zu is %u, wrote %u", (void *)b, k, b[k],
+                               want);
                     break;
                 }
-            mp_shared_free(blk[i]);
-            blk[i] = NULL;
+            atomic_store(&t->state[i], HB_FREEING);
+            mp_shared_free(b);
+            atomic_store(&t->blk[i], NULL);
+            atomic_store(&t->state[i], HB_EMPTY);
         } else {
-            /* Mostly small blocks, sometimes a page-sized or larger one. */
-            size_t n = chaos_rand(rng) % 8 == 0 ? chaos_rand(rng) % 70000 : chaos_rand(rng) % 300;
-            blk[i] = mp_shared_malloc(n);
-            if (blk[i] == NULL) {
+            /* Mostly small blocks, sometimes a page-sized or larger one
+             * (those come from the page pool and are punched back). */
+            uint64_t r = chaos_rand(rng);
+            size_t n = r % 32 == 0  ? chaos_rand(rng) % 300000
+                       : r % 8 == 0 ? chaos_rand(rng) % 70000
+                                    : chaos_rand(rng) % 300;
+            bool zeroed = r % 5 == 0;
+            atomic_store(&t->len[i], n);
+            atomic_store(&t->state[i], HB_ALLOCATING);
+            b = zeroed ? mp_shared_calloc(1, n) : mp_shared_malloc(n);
+            atomic_store(&t->blk[i], b);
+            if (b == NULL) {
                 chaos_fail("heaper: malloc(%zu) failed: %s", n, strerror(errno));
+                atomic_store(&t->state[i], HB_EMPTY);
                 continue;
             }
-            len[i] = n;
-            memset(blk[i], (unsigned char)((uintptr_t)blk[i] >> 4), n);
+            for (size_t k = 0; zeroed && k < n; k += 512)
+                if (b[k] != 0) {
+                    chaos_fail("heaper: calloc(%zu) block %p byte %zu is %u", n, (void *)b, k,
+                               b[k]);
+                    break;
+                }
+            memset(b, (unsigned char)((uintptr_t)b >> 4), n);
+            atomic_store(&t->state[i], HB_LIVE);
         }
         atomic_fetch_add(&s->ops, 1);
         chaos_jitter(rng, 50);
     }
-    for (int i = 0; i < N; i++)
-        mp_shared_free(blk[i]);
+    for (int i = 0; i < CHAOS_HEAPER_BLOCKS; i++) {
+        atomic_store(&t->state[i], HB_FREEING);
+        mp_shared_free(atomic_load(&t->blk[i]));
+        atomic_store(&t->blk[i], NULL);
+        atomic_store(&t->state[i], HB_EMPTY);
+    }
     return 0;
+}
+
+/* heaper_killed frees what a killed heaper held, as its own code would
+ * have: the live blocks, and one whose malloc had returned. A block in
+ * the middle of a free is freed here only if the allocator says it is
+ * still handed out, once the dead heaper's cache has been given back. A
+ * malloc that had not returned leaves a block nobody can name: counted,
+ * the caller's in-flight loss. */
+static void heaper_killed(struct slot *s)
+{
+    if (s->role->run != run_heaper)
+        return;
+    struct heaper_tab *t = &W->heaper[s->index];
+    for (int i = 0; i < CHAOS_HEAPER_BLOCKS; i++) {
+        unsigned char *b = atomic_load(&t->blk[i]);
+        int st = atomic_load(&t->state[i]);
+        if (st == HB_LIVE || (st == HB_ALLOCATING && b != NULL)) {
+            mp_shared_free(b);
+        } else if (st == HB_ALLOCATING) {
+            W->heap_in_flight++;
+        } else if (st == HB_FREEING && b != NULL) {
+            mp__deadline d;
+            mp__deadline_init(&d, CHAOS_OP_BOUND);
+            mp__heap_reclaim(&d);
+            if (mp__heap_allocated(b))
+                mp_shared_free(b);
+        }
+        atomic_store(&t->blk[i], NULL);
+        atomic_store(&t->state[i], HB_EMPTY);
+    }
 }
 
 /* ---- the roles -------------------------------------------------------- */
@@ -333,6 +387,7 @@ static void sync_report(void)
 
 static const struct chaos_module sync_module = {
     .name = "sync",
+    .killed = heaper_killed,
     .roles = sync_roles,
     .nroles = sizeof sync_roles / sizeof *sync_roles,
     .producers_done = sync_producers_done,
@@ -460,6 +515,31 @@ static int release_rlock(void *l)
 static int release_cond(void *c)
 {
     return mp_condition_release(c);
+}
+
+/* heap_final checks, once every participant is gone, that the kills left
+ * the shared heap whole: what the dead held inside the allocator is given
+ * back (caches, locks, spans being punched) and every invariant holds.
+ * Prints its figures. */
+static void heap_final(void)
+{
+    mp__deadline d;
+    mp__deadline_init(&d, CHAOS_OP_BOUND);
+    mp__heap_reclaim(&d);
+    char why[256] = "";
+    if (mp__heap_check(why, sizeof why) != 0)
+        chaos_fail("final: shared heap: %s", why);
+    mp_heap_stats st;
+    if (mp_shared_stats(&st) != 0) {
+        chaos_fail("final: mp_shared_stats failed");
+        return;
+    }
+    printf("heap_in_use: %zu\n", st.in_use);
+    printf("heap_blocks_in_flight_at_kill: %" PRIu64 "\n", W->heap_in_flight);
+    printf("heap_peak: %zu\n", st.peak);
+    printf("heap_free: %zu\n", st.free);
+    printf("heap_largest_free: %zu\n", st.largest_free);
+    printf("heap_reserved: %zu\n", st.reserved);
 }
 
 /* ---- the watchdog ---------------------------------------------------- */
@@ -652,6 +732,7 @@ int main(int argc, char **argv)
     atomic_store(&watchdog_off, 1);
     pthread_join(wd, NULL);
     EACH_MODULE(fini);
+    heap_final();
     uint64_t failures = atomic_load(&W->failures);
     printf("failures: %" PRIu64 "\n", failures);
     if (done < kills) {

@@ -60,6 +60,17 @@ struct guarded {
     uint64_t ops;
 };
 
+/* What a heaper holds, published so that the supervisor can free the
+ * blocks of a heaper it killed: a state per block (HB_*), then the block. */
+#define CHAOS_HEAPERS       2
+#define CHAOS_HEAPER_BLOCKS 16
+enum { HB_EMPTY = 0, HB_ALLOCATING, HB_LIVE, HB_FREEING };
+struct heaper_tab {
+    _Atomic int state[CHAOS_HEAPER_BLOCKS];
+    unsigned char *_Atomic blk[CHAOS_HEAPER_BLOCKS]; /* set as soon as malloc returns */
+    _Atomic size_t len[CHAOS_HEAPER_BLOCKS];
+};
+
 /* Everything the participants share. */
 struct world {
     uint64_t seed;
@@ -67,9 +78,11 @@ struct world {
     _Atomic int stop;  /* participants leave their loop */
     _Atomic int drain; /* waiters may leave once no ticket is left */
     _Atomic uint64_t failures;
-    _Atomic uint64_t ownerdead;     /* acquires that returned MP_EOWNERDEAD */
-    _Atomic uint64_t repairs;       /* of those, guarded data found half-updated */
-    _Atomic uint64_t wait_timeouts; /* condition waits that timed out */
+    _Atomic uint64_t ownerdead;              /* acquires that returned MP_EOWNERDEAD */
+    _Atomic uint64_t repairs;                /* of those, guarded data found half-updated */
+    _Atomic uint64_t wait_timeouts;          /* condition waits that timed out */
+    struct heaper_tab heaper[CHAOS_HEAPERS]; /* the heapers' blocks */
+    uint64_t heap_in_flight; /* killed heapers' blocks in malloc or free (supervisor) */
 
     mp_lock *lock;
     struct guarded g_lock; /* guarded by lock */
