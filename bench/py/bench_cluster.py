@@ -14,7 +14,7 @@ import time
 
 from mpi4py.futures import MPIPoolExecutor
 
-from benchlib import args, cpu_iters, cpu_work, result
+from benchlib import apply_rate, args, cpu_iters, cpu_work, map_rate, result, timed_loop
 
 
 def square(x):
@@ -32,28 +32,12 @@ def main():
         list(ex.map(square, range(64)))  # warm-up: every worker up
         if mode == "map":
             n, chunk = int(kv.get("n", 100000)), int(kv.get("chunk", 1)) or 1
-            t0 = time.monotonic()
-            out = list(ex.map(square, range(n), chunksize=chunk))
-            dt = time.monotonic() - t0
-            assert out[-1] == (n - 1) ** 2
-            result(fig, n / dt, "items/s")
+            map_rate(fig, lambda f, xs: ex.map(f, xs, chunksize=chunk), square, n)
         elif mode == "apply":
-            n = int(kv.get("n", 10000))
-            t0 = time.monotonic()
-            futs = [ex.submit(square, i) for i in range(n)]
-            total = sum(f.result() for f in futs)
-            dt = time.monotonic() - t0
-            assert total == sum(i * i for i in range(n))
-            result(fig, n / dt, "tasks/s")
+            apply_rate(fig, lambda i: ex.submit(square, i).result, int(kv.get("n", 10000)))
         elif mode == "rt":
-            seconds = float(kv.get("seconds", 0.5))
-            n = 0
-            t0 = t1 = time.monotonic()
-            while t1 - t0 < seconds:
-                assert ex.submit(square, n).result() == n * n
-                n += 1
-                t1 = time.monotonic()
-            result(fig, (t1 - t0) / n * 1e6, "us")
+            step = lambda: ex.submit(square, 7).result()  # noqa: E731
+            result(fig, timed_loop(float(kv.get("seconds", 0.5)), step, batch=1) * 1e6, "us")
         elif mode == "work":
             tasks, ms = int(kv.get("tasks", 200)), float(kv.get("ms", 1.0))
             iters = cpu_iters(ms * 1e-3)
