@@ -365,10 +365,41 @@ typedef struct {
     double seconds;
 } bench_ops_ctx;
 
+/* The index of the worker process bench_ops runs an op in (-1 outside
+ * one), for ops that keep per-process state such as a random sequence:
+ * getpid() is a system call, too slow to ask on every operation. */
+static int bench_worker = -1;
+
+/* bench_rand returns the next number of an xorshift64* sequence kept in
+ * *state, which it seeds for the calling worker the first time (*owner
+ * remembers for which: a context copied by fork starts over in each
+ * worker, so two workers draw different keys). */
+static inline uint64_t bench_rand(uint64_t *state, int *owner)
+{
+    if (*owner != bench_worker + 1) {
+        *owner = bench_worker + 1;
+        *state = 0x9e3779b97f4a7c15ULL * (uint64_t)*owner;
+    }
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 0x2545f4914f6cdd1dULL;
+}
+
+/* bench_warm, when set, runs in every worker of bench_ops before the start
+ * gate, on the op's context: a program whose op touches much shared
+ * memory walks it there, so that the measurement does not count the page
+ * faults of a freshly forked process meeting a shared mapping (its page
+ * tables start empty) but the steady state. Non-zero fails the run. */
+static int (*bench_warm)(void *ctx);
+
 static inline int bench_ops_child(void *arg, int i)
 {
     bench_ops_ctx *o = (bench_ops_ctx *)arg;
+    bench_worker = i;
     bench_pin(i % 2 == 0 ? BENCH_SENDER : BENCH_RECEIVER);
+    if (bench_warm != NULL && bench_warm(o->ctx) != 0)
+        return 3;
     bench_gate_wait(&o->gate);
     double t0 = bench_now(), t1 = t0;
     long n = 0;

@@ -14,5 +14,7 @@
 #include "mp/pipe.h"
 #include "mp/pool.h"
 #include "mp/log.h"
+#include "mp/dict.h"
+#include "mp/list.h"
 
 #endif /* MP_H */

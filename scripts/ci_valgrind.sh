@@ -12,11 +12,11 @@
 #   MP_VALGRIND_TESTS="a b"  the test programs (default below)
 # MP_HEAP_SIZE=1G keeps the shared heap's address space small (faster).
 # Left out by default, and why (name them to run them anyway):
-#  - timing bounds of a second or two that valgrind's 20-50x slowdown
-#    breaks: test_sync_semaphore (event wake < 1 s), test_sync_condition,
-#    test_sync_barrier, test_internal, test_queue_procs, test_heap (its
-#    churn asks 1000 operations in 2 s; valgrind cannot see inside the
-#    shared heap anyway, which is not malloc memory);
+#  - timing bounds of a few seconds (MPT_SLACK in tests/mp_test.h) that
+#    valgrind's 20-50x slowdown breaks: test_sync_semaphore (event wake),
+#    test_sync_condition, test_sync_barrier, test_internal,
+#    test_queue_procs; test_heap (valgrind cannot see inside the shared
+#    heap, which is not malloc memory);
 #  - test_process: valgrind 3.19 does not implement pidfd_open, and the
 #    test expects a pidfd sentinel;
 #  - test_pool: one test forks 80 workers (80 valgrind instances on 2

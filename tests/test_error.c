@@ -72,11 +72,11 @@ static void test_version_string_matches_macros(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_errno_codes_equal_minus_errno),
-        cmocka_unit_test(test_library_codes_are_far_from_errno),
-        cmocka_unit_test(test_every_code_has_a_name_and_message),
-        cmocka_unit_test(test_system_errors_and_unknown_codes),
-        cmocka_unit_test(test_version_string_matches_macros),
+        mpt_test(test_errno_codes_equal_minus_errno),
+        mpt_test(test_library_codes_are_far_from_errno),
+        mpt_test(test_every_code_has_a_name_and_message),
+        mpt_test(test_system_errors_and_unknown_codes),
+        mpt_test(test_version_string_matches_macros),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,11 +136,11 @@ static void test_ct_equal_compares_every_byte(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_md5_matches_rfc1321_suite),
-        cmocka_unit_test(test_sha256_matches_fips180_examples),
-        cmocka_unit_test(test_hmac_md5_matches_rfc2104_and_rfc2202),
-        cmocka_unit_test(test_hmac_sha256_matches_rfc4231),
-        cmocka_unit_test(test_ct_equal_compares_every_byte),
+        mpt_test(test_md5_matches_rfc1321_suite),
+        mpt_test(test_sha256_matches_fips180_examples),
+        mpt_test(test_hmac_md5_matches_rfc2104_and_rfc2202),
+        mpt_test(test_hmac_sha256_matches_rfc4231),
+        mpt_test(test_ct_equal_compares_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

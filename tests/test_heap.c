@@ -34,14 +34,12 @@
 #define SANITIZED 0
 #endif
 
-static size_t heap_in_use(void)
-{
-    mp_heap_stats st;
-    assert_int_equal(mp_shared_stats(&st), 0);
-    return st.in_use;
-}
-
 static int pipe_fds[2];
+
+static bool parent_answered(void *p)
+{
+    return atomic_load_explicit((_Atomic char *)p, memory_order_acquire) == 'P';
+}
 
 /* Child: allocate after the fork, fill, send the pointer, wait for the
  * parent's answer written into the same block. */
@@ -54,9 +52,9 @@ static int child_allocates(void *arg)
     memset(p, 'c', 4096);
     if (write(pipe_fds[1], &p, sizeof p) != sizeof p)
         return 3;
-    for (int i = 0; i < 5000 && p[0] != 'P'; i++)
-        usleep(1000);
-    return p[0] == 'P' && p[4095] == 'P' ? 0 : 4;
+    if (!mpt_until(parent_answered, p, 10))
+        return 4;
+    return p[4095] == 'P' ? 0 : 5;
 }
 
 static void test_block_allocated_by_child_after_fork_is_shared(void **state)
@@ -69,7 +67,8 @@ static void test_block_allocated_by_child_after_fork_is_shared(void **state)
     assert_non_null(p);
     for (int i = 0; i < 4096; i++)
         assert_int_equal(p[i], 'c');
-    memset(p, 'P', 4096);
+    memset(p + 1, 'P', 4095);
+    atomic_store_explicit((_Atomic char *)p, 'P', memory_order_release); /* the answer's flag */
     assert_int_equal(mpt_wait(pid), 0);
     mp_shared_free(p);
     close(pipe_fds[0]);
@@ -95,7 +94,7 @@ static void test_block_allocated_by_parent_after_fork_is_shared(void **state)
     (void)state;
     assert_int_equal(pipe(pipe_fds), 0);
     pid_t pid = mpt_fork(child_reads_parent_block, NULL);
-    usleep(20000); /* the child is surely running before the allocation */
+    assert_true(mpt_wait_asleep(pid, 10)); /* running, waiting in its read */
     char *p = mp_shared_malloc(100000);
     assert_non_null(p);
     for (int i = 0; i < 100000; i++)
@@ -113,7 +112,7 @@ static void test_block_allocated_by_parent_after_fork_is_shared(void **state)
 
 struct churn {
     unsigned seed;
-    double seconds;
+    int rounds; /* allocations and frees to make */
     int bad;
     long ops;
 };
@@ -141,8 +140,7 @@ static void *churn_thread(void *arg)
     unsigned char *blk[SLOTS] = {0};
     size_t len[SLOTS] = {0};
     unsigned char tag[SLOTS] = {0};
-    double end = mpt_now() + c->seconds;
-    while (mpt_now() < end) {
+    for (int round = 0; round < c->rounds; round++) {
         int i = rand_r(&c->seed) % SLOTS;
         if (blk[i] != NULL) {
             for (size_t k = 0; k < len[i]; k++)
@@ -176,7 +174,7 @@ static int churn_process(void *arg)
     pthread_t th[4];
     struct churn c[4];
     for (int i = 0; i < 4; i++) {
-        c[i] = (struct churn){.seed = base_seed * 31 + (unsigned)i, .seconds = 2.0};
+        c[i] = (struct churn){.seed = base_seed * 31 + (unsigned)i, .rounds = 400};
         pthread_create(&th[i], NULL, churn_thread, &c[i]);
     }
     int bad = 0;
@@ -378,7 +376,7 @@ static void test_stats_count_usable_bytes_of_live_blocks(void **state)
     (void)state;
     enum { N = 3000 };
     static void *blk[N];
-    size_t base = heap_in_use(), sum = 0;
+    size_t base = mpt_heap_in_use(), sum = 0;
     unsigned seed = 7;
     for (int i = 0; i < N; i++) {
         size_t n = (size_t)rand_r(&seed) % (i % 50 == 0 ? 300000 : 5000);
@@ -387,17 +385,17 @@ static void test_stats_count_usable_bytes_of_live_blocks(void **state)
         assert_int_equal(mp_shared_usable_size(blk[i]), mp__heap_block_size(n));
         sum += mp_shared_usable_size(blk[i]);
         if (i % 500 == 0)
-            assert_int_equal(heap_in_use(), base + sum);
+            assert_int_equal(mpt_heap_in_use(), base + sum);
     }
-    assert_int_equal(heap_in_use(), base + sum);
+    assert_int_equal(mpt_heap_in_use(), base + sum);
     for (int i = 0; i < N; i += 2) {
         sum -= mp_shared_usable_size(blk[i]);
         mp_shared_free(blk[i]);
     }
-    assert_int_equal(heap_in_use(), base + sum);
+    assert_int_equal(mpt_heap_in_use(), base + sum);
     for (int i = 1; i < N; i += 2)
         mp_shared_free(blk[i]);
-    assert_int_equal(heap_in_use(), base);
+    assert_int_equal(mpt_heap_in_use(), base);
     check_heap();
 }
 
@@ -560,7 +558,7 @@ static void test_processes_killed_inside_malloc_and_free_leave_the_heap_whole(vo
     mp__deadline d;
     mp__deadline_init(&d, 10.0);
     mp__heap_reclaim(&d);
-    size_t base = heap_in_use();
+    size_t base = mpt_heap_in_use();
     size_t in_flight = 0;
     int hits[4] = {0};
     unsigned seed = 99;
@@ -596,7 +594,7 @@ static void test_processes_killed_inside_malloc_and_free_leave_the_heap_whole(vo
     }
     munmap(k, sizeof *k);
     mp__heap_reclaim(&d);
-    size_t after = heap_in_use();
+    size_t after = mpt_heap_in_use();
     print_message("%d kills: in_use %zu -> %zu bytes; in flight at most %zu "
                   "(allocating %d, freeing %d)\n",
                   kills, base, after, in_flight, hits[K_ALLOCATING], hits[K_FREEING]);
@@ -898,29 +896,28 @@ static void test_process_stopped_in_an_arena_delays_no_small_block(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_block_allocated_by_child_after_fork_is_shared),
-        cmocka_unit_test(test_block_allocated_by_parent_after_fork_is_shared),
-        cmocka_unit_test(test_two_processes_four_threads_churn),
-        cmocka_unit_test(test_freed_memory_is_reused),
-        cmocka_unit_test(test_256_mib_block),
-        cmocka_unit_test(test_impossible_sizes_fail_with_enomem),
-        cmocka_unit_test(test_zero_size_and_null),
-        cmocka_unit_test(test_calloc_zeroes_reused_blocks),
-        cmocka_unit_test(test_calloc_of_large_blocks_is_zero_without_touching_pages),
-        cmocka_unit_test(test_stats_null_is_einval_and_figures_fit),
-        cmocka_unit_test(test_stats_count_usable_bytes_of_live_blocks),
-        cmocka_unit_test(test_blocks_of_64_bytes_or_more_are_cache_line_aligned),
-        cmocka_unit_test(test_small_blocks_freed_make_room_for_a_large_one),
-        cmocka_unit_test(test_rss_falls_after_a_drain),
-        cmocka_unit_test(test_processes_killed_inside_malloc_and_free_leave_the_heap_whole),
-        cmocka_unit_test(test_caches_of_ended_threads_and_processes_come_back),
-        cmocka_unit_test_teardown(
-            test_process_stopped_in_the_page_pool_delays_no_one_past_a_deadline,
-            kill_stopped_child),
-        cmocka_unit_test_teardown(test_process_stopped_in_an_arena_delays_no_small_block,
-                                  kill_stopped_child),
-        cmocka_unit_test_teardown(test_pages_out_for_punching_come_back_when_the_process_dies,
-                                  kill_stopped_child),
+        mpt_test(test_block_allocated_by_child_after_fork_is_shared),
+        mpt_test(test_block_allocated_by_parent_after_fork_is_shared),
+        mpt_test(test_two_processes_four_threads_churn),
+        mpt_test(test_freed_memory_is_reused),
+        mpt_test(test_256_mib_block),
+        mpt_test(test_impossible_sizes_fail_with_enomem),
+        mpt_test(test_zero_size_and_null),
+        mpt_test(test_calloc_zeroes_reused_blocks),
+        mpt_test(test_calloc_of_large_blocks_is_zero_without_touching_pages),
+        mpt_test(test_stats_null_is_einval_and_figures_fit),
+        mpt_test(test_stats_count_usable_bytes_of_live_blocks),
+        mpt_test(test_blocks_of_64_bytes_or_more_are_cache_line_aligned),
+        mpt_test(test_small_blocks_freed_make_room_for_a_large_one),
+        mpt_test(test_rss_falls_after_a_drain),
+        mpt_test(test_processes_killed_inside_malloc_and_free_leave_the_heap_whole),
+        mpt_test(test_caches_of_ended_threads_and_processes_come_back),
+        mpt_test_fixture(test_process_stopped_in_the_page_pool_delays_no_one_past_a_deadline, NULL,
+                         kill_stopped_child),
+        mpt_test_fixture(test_process_stopped_in_an_arena_delays_no_small_block, NULL,
+                         kill_stopped_child),
+        mpt_test_fixture(test_pages_out_for_punching_come_back_when_the_process_dies, NULL,
+                         kill_stopped_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,10 +126,10 @@ int main(int argc, char **argv)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_drained_heap_of_100_byte_messages_serves_any_size),
-        cmocka_unit_test(test_drained_heap_of_3_kb_messages_serves_any_size),
-        cmocka_unit_test(test_drained_heap_of_100_kb_messages_serves_any_size),
-        cmocka_unit_test(test_bursts_of_every_size_in_turn_leave_the_heap_whole),
+        mpt_test(test_drained_heap_of_100_byte_messages_serves_any_size),
+        mpt_test(test_drained_heap_of_3_kb_messages_serves_any_size),
+        mpt_test(test_drained_heap_of_100_kb_messages_serves_any_size),
+        mpt_test(test_bursts_of_every_size_in_turn_leave_the_heap_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -320,13 +320,13 @@ static void test_log_long_line_is_cut_in_one_write(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_log_debug_reports_pool_worker_replacement),
-        cmocka_unit_test(test_log_off_prints_nothing),
-        cmocka_unit_test(test_log_info_reports_process_start_exit_and_daemons),
-        cmocka_unit_test(test_log_warn_reports_lock_and_condition_takeovers),
-        cmocka_unit_test(test_log_to_stderr_switches_logging_in_code),
-        cmocka_unit_test(test_log_bad_level_is_reported_and_stays_off),
-        cmocka_unit_test(test_log_long_line_is_cut_in_one_write),
+        mpt_test(test_log_debug_reports_pool_worker_replacement),
+        mpt_test(test_log_off_prints_nothing),
+        mpt_test(test_log_info_reports_process_start_exit_and_daemons),
+        mpt_test(test_log_warn_reports_lock_and_condition_takeovers),
+        mpt_test(test_log_to_stderr_switches_logging_in_code),
+        mpt_test(test_log_bad_level_is_reported_and_stays_off),
+        mpt_test(test_log_long_line_is_cut_in_one_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@
  * mpcopy wait at a named point on a FIFO they hold (MPCOPY_TEST_HOLD), never
  * sleep.
  *
- * ctest-timeout: 150 */
+ * ctest-timeout: 400 */
 #include "mp_test.h"
 
 #include <errno.h>
@@ -1075,32 +1075,25 @@ static void test_mpcopy_a_matches_cp_a(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_mpcopy_copies_tree_like_cp, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_named_temporaries_copy_the_same, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_into_existing_dst_merges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_p_keeps_times, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_n_keeps_existing_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_unreadable_file_fails_rest_copied, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_refuses_dst_inside_src, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_bad_arguments_exit_2, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_v_lists_each_file, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_progress_bar_on_terminal_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_never_writes_through_symlinks_in_dst, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_keeps_holes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_large_file_that_changes_is_not_copied, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_rerun_after_kill_restores_every_mode, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_sigint_leaves_no_temporary_file, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_file_replaced_by_fifo_does_not_hang, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_long_path_error_keeps_reason, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_unwritable_dst_one_error, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mpcopy_a_matches_cp_a, setup, teardown),
+        mpt_test_fixture(test_mpcopy_copies_tree_like_cp, setup, teardown),
+        mpt_test_fixture(test_mpcopy_named_temporaries_copy_the_same, setup, teardown),
+        mpt_test_fixture(test_mpcopy_into_existing_dst_merges, setup, teardown),
+        mpt_test_fixture(test_mpcopy_p_keeps_times, setup, teardown),
+        mpt_test_fixture(test_mpcopy_n_keeps_existing_file, setup, teardown),
+        mpt_test_fixture(test_mpcopy_unreadable_file_fails_rest_copied, setup, teardown),
+        mpt_test_fixture(test_mpcopy_refuses_dst_inside_src, setup, teardown),
+        mpt_test_fixture(test_mpcopy_bad_arguments_exit_2, setup, teardown),
+        mpt_test_fixture(test_mpcopy_v_lists_each_file, setup, teardown),
+        mpt_test_fixture(test_mpcopy_progress_bar_on_terminal_only, setup, teardown),
+        mpt_test_fixture(test_mpcopy_never_writes_through_symlinks_in_dst, setup, teardown),
+        mpt_test_fixture(test_mpcopy_keeps_holes, setup, teardown),
+        mpt_test_fixture(test_mpcopy_large_file_that_changes_is_not_copied, setup, teardown),
+        mpt_test_fixture(test_mpcopy_rerun_after_kill_restores_every_mode, setup, teardown),
+        mpt_test_fixture(test_mpcopy_sigint_leaves_no_temporary_file, setup, teardown),
+        mpt_test_fixture(test_mpcopy_file_replaced_by_fifo_does_not_hang, setup, teardown),
+        mpt_test_fixture(test_mpcopy_long_path_error_keeps_reason, setup, teardown),
+        mpt_test_fixture(test_mpcopy_unwritable_dst_one_error, setup, teardown),
+        mpt_test_fixture(test_mpcopy_a_matches_cp_a, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

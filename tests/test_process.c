@@ -1,6 +1,6 @@
 /* test_process.c - mp_process: lifecycle, exit codes, names, exit-time
  * cleanup, daemon death with the parent, leaks and bad input. */
-/* ctest-timeout: 90 */
+/* ctest-timeout: 240 */
 #include "mp_test.h"
 
 #include <errno.h>
@@ -40,6 +40,13 @@ static int pause_forever(void *arg)
     for (;;)
         pause();
     return 0;
+}
+
+/* Runs until told: returns once a byte comes on the descriptor at arg. */
+static int wait_told(void *arg)
+{
+    char c;
+    return read(*(int *)arg, &c, 1) == 1 ? 0 : 1;
 }
 
 static void say_str(int fd, const char *s)
@@ -129,17 +136,19 @@ static void test_process_terminate_then_join(void **state)
 static void test_process_join_times_out_on_running_child(void **state)
 {
     (void)state;
-    double secs = 3;
-    mp_process *p = start(sleep_arg, &secs, NULL);
+    mp_process *p = start(pause_forever, NULL, NULL); /* running until terminated */
     double t0 = mpt_now();
     assert_int_equal(mp_process_join(p, 0.2), MP_ETIMEDOUT);
     double el = mpt_now() - t0;
-    assert_true(el >= 0.19 && el < 0.7);
+    assert_true(el >= 0.19 && el < 0.2 + MPT_SLACK);
+    /* No time given: looks, never sleeps (preemption is no sleep). */
     t0 = mpt_now();
+    long sleeps = mpt_own_sleeps();
     assert_int_equal(mp_process_join(p, 0), MP_ETIMEDOUT);
     assert_int_equal(mp_process_join(p, -1), MP_ETIMEDOUT);
-    assert_true(mp_process_is_alive(p)); /* never blocks */
-    assert_true(mpt_now() - t0 < 0.1);
+    assert_true(mp_process_is_alive(p));
+    assert_int_equal(mpt_own_sleeps(), sleeps);
+    assert_true(mpt_now() - t0 < MPT_SLACK);
     assert_int_equal(mp_process_terminate(p), 0);
     assert_int_equal(mp_process_join(p, MP_FOREVER), 0);
     mp_process_free(p);
@@ -149,11 +158,12 @@ static void test_process_join_waits_for_the_end(void **state)
 {
     (void)state;
     double secs = 0.3;
-    mp_process *p = start(sleep_arg, &secs, NULL);
+    /* Timed from before the start: the child's 0.3 s begin after it. */
     double t0 = mpt_now();
+    mp_process *p = start(sleep_arg, &secs, NULL);
     assert_int_equal(mp_process_join(p, 5), 0);
     double el = mpt_now() - t0;
-    assert_true(el >= 0.25 && el < 2.0);
+    assert_true(el >= 0.29 && el < 0.3 + MPT_SLACK);
     assert_int_equal(exitcode_of(p), 0);
     mp_process_free(p);
 }
@@ -163,16 +173,20 @@ static void test_process_join_waits_for_the_end(void **state)
 static void test_process_sentinel_is_readable_once_ended(void **state)
 {
     (void)state;
-    double secs = 0.2;
-    mp_process *p = mp_process_new(sleep_arg, &secs, NULL);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    mp_process *p = mp_process_new(wait_told, &go[0], NULL);
     assert_int_equal(mp_process_sentinel(p), -1);
     assert_int_equal(mp_process_start(p), 0);
     int fd = mp_process_sentinel(p);
     assert_true(fd >= 0);
     assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    assert_int_equal(poll(&pfd, 1, 0), 0);
+    assert_int_equal(poll(&pfd, 1, 0), 0); /* running until told */
+    assert_int_equal(write(go[1], "g", 1), 1);
     assert_int_equal(poll(&pfd, 1, 5000), 1);
+    close(go[0]);
+    close(go[1]);
     assert_int_equal(mp_process_join(p, 0), 0);
     /* stays valid and readable until free */
     assert_int_equal(mp_process_sentinel(p), fd);
@@ -490,7 +504,7 @@ static int start_daemon_then_wait(void *arg)
 
 /* Runs in a forked copy of the test (the subreaper setting must not leak
  * into the runner): the intermediate child is SIGKILLed, its daemon is
- * reparented to us, and must die of SIGKILL within a second. */
+ * reparented to us, and must die of SIGKILL at once (within MPT_SLACK). */
 static int daemon_death_scenario(void *arg)
 {
     (void)arg;
@@ -523,9 +537,9 @@ static int daemon_death_scenario(void *arg)
             return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : 56;
         if (r < 0)
             return 57;
-        if (mpt_now() - t0 > 1.0)
+        if (mpt_now() - t0 > MPT_SLACK)
             return 58;
-        usleep(5000);
+        usleep(MPT_POLL_US);
     }
 }
 
@@ -597,6 +611,11 @@ static void test_process_main_exit_terminates_daemon_child(void **state)
 
 /* ---- registry, free, active children ------------------------------------ */
 
+static bool two_active(void *out)
+{
+    return mp_active_children(out, 4) == 2;
+}
+
 static void test_process_active_children_lists_live_ones(void **state)
 {
     (void)state;
@@ -612,9 +631,7 @@ static void test_process_active_children_lists_live_ones(void **state)
     assert_null(out[2]);
     mp_process_kill(b);
     /* active_children reaps b without a join */
-    double t0 = mpt_now();
-    while (mp_active_children(out, 4) != 2 && mpt_now() - t0 < 5)
-        usleep(1000);
+    assert_true(mpt_until(two_active, out, 5));
     assert_int_equal(mp_active_children(out, 4), 2);
     assert_true((out[0] == a && out[1] == c) || (out[0] == c && out[1] == a));
     assert_false(mp_process_is_alive(b));
@@ -630,29 +647,50 @@ static void test_process_active_children_lists_live_ones(void **state)
     assert_int_equal(mpt_count_zombies(), 0);
 }
 
+/* Says "told\n" on fds[0] once a byte comes on fds[1]. */
+static int say_when_told(void *arg)
+{
+    int *fds = arg;
+    char c;
+    if (read(fds[1], &c, 1) != 1)
+        return 1;
+    say_str(fds[0], "told\n");
+    return 0;
+}
+
+/* True once the registry has reaped the freed child: the fds of this
+ * process are back to the count at arg. */
+static bool reaped_to(void *arg)
+{
+    mp_active_children(NULL, 0);
+    return mpt_count_fds() == *(int *)arg;
+}
+
 static void test_process_free_does_not_kill_running_child(void **state)
 {
     (void)state;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
+    int out[2], go[2];
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(go), 0);
     int fds_before = mpt_count_fds();
-    mp_process *p = start(slow_say, &fds[1], NULL);
+    /* Runs until told, which is only after the free. */
+    mp_process *p = start(say_when_told, (int[]){out[1], go[0]}, NULL);
     mp_process_free(p);
     assert_int_equal(mp_active_children(NULL, 0), 0); /* freed ones are not listed */
-    close(fds[1]);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(out[1]);
+    close(go[0]);
+    close(go[1]);
     char got[64];
-    read_all(fds[0], got, sizeof got); /* EOF once the child exits */
-    close(fds[0]);
-    assert_string_equal(got, "grandchild done\n");
+    read_all(out[0], got, sizeof got); /* EOF once the child exits */
+    close(out[0]);
+    assert_string_equal(got, "told\n"); /* it was still running */
     /* the registry still reaps it (EOF came before the child finished
      * exiting, so give it time): no zombie, no pidfd left */
-    double t0 = mpt_now();
-    while (mpt_count_fds() != fds_before - 2 && mpt_now() - t0 < 5) {
-        mp_active_children(NULL, 0);
-        usleep(1000);
-    }
+    int want = fds_before - 4;
+    assert_true(mpt_until(reaped_to, &want, 5));
     assert_int_equal(mpt_count_zombies(), 0);
-    assert_int_equal(mpt_count_fds(), fds_before - 2);
+    assert_int_equal(mpt_count_fds(), want);
 }
 
 static void test_process_many_cycles_leak_nothing(void **state)
@@ -771,22 +809,45 @@ static void test_process_object_copies_in_other_processes_are_inert(void **state
     mp_process_free(p);
 }
 
+/* A thread that joins p, and its kernel thread id once it runs. */
+struct joiner {
+    mp_process *p;
+    _Atomic pid_t tid;
+};
+
 static void *join_in_thread(void *arg)
 {
-    return (void *)(intptr_t)mp_process_join(arg, 10);
+    struct joiner *j = arg;
+    atomic_store(&j->tid, gettid());
+    return (void *)(intptr_t)mp_process_join(j->p, 10);
+}
+
+static bool tids_known(void *arg)
+{
+    struct joiner *j = arg;
+    return atomic_load(&j[0].tid) != 0 && atomic_load(&j[1].tid) != 0;
 }
 
 static void test_process_two_threads_join_one_child(void **state)
 {
     (void)state;
-    double secs = 0.2;
-    mp_process *p = start(sleep_arg, &secs, NULL);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    mp_process *p = start(wait_told, &go[0], NULL);
+    struct joiner j[2] = {{.p = p}, {.p = p}};
     pthread_t t1, t2;
-    assert_int_equal(pthread_create(&t1, NULL, join_in_thread, p), 0);
-    assert_int_equal(pthread_create(&t2, NULL, join_in_thread, p), 0);
+    assert_int_equal(pthread_create(&t1, NULL, join_in_thread, &j[0]), 0);
+    assert_int_equal(pthread_create(&t2, NULL, join_in_thread, &j[1]), 0);
+    /* Both block in their join before the child may end. */
+    assert_true(mpt_until(tids_known, j, 10));
+    assert_true(mpt_wait_asleep(j[0].tid, 10));
+    assert_true(mpt_wait_asleep(j[1].tid, 10));
+    assert_int_equal(write(go[1], "g", 1), 1);
     void *r1, *r2;
     pthread_join(t1, &r1);
     pthread_join(t2, &r2);
+    close(go[0]);
+    close(go[1]);
     assert_int_equal((intptr_t)r1, 0);
     assert_int_equal((intptr_t)r2, 0);
     assert_int_equal(exitcode_of(p), 0);
@@ -823,29 +884,29 @@ static void test_process_cpu_count_follows_affinity(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_process_exit_code_is_target_return),
-        cmocka_unit_test(test_process_exit_code_is_minus_signal),
-        cmocka_unit_test(test_process_terminate_then_join),
-        cmocka_unit_test(test_process_join_times_out_on_running_child),
-        cmocka_unit_test(test_process_join_waits_for_the_end),
-        cmocka_unit_test(test_process_sentinel_is_readable_once_ended),
-        cmocka_unit_test(test_process_names_count_per_process),
-        cmocka_unit_test(test_process_main_process_and_no_parent),
-        cmocka_unit_test(test_process_repr_at_each_stage),
-        cmocka_unit_test(test_process_start_flushes_stdout_first),
-        cmocka_unit_test(test_process_child_exit_joins_and_terminates_its_children),
-        cmocka_unit_test(test_process_daemon_cannot_have_children),
-        cmocka_unit_test(test_process_daemon_dies_with_killed_parent),
-        cmocka_unit_test(test_process_main_exit_waits_for_nondaemon_child),
-        cmocka_unit_test(test_process_main_exit_terminates_daemon_child),
-        cmocka_unit_test(test_process_active_children_lists_live_ones),
-        cmocka_unit_test(test_process_free_does_not_kill_running_child),
-        cmocka_unit_test(test_process_many_cycles_leak_nothing),
-        cmocka_unit_test(test_process_state_errors),
-        cmocka_unit_test(test_process_bad_input),
-        cmocka_unit_test(test_process_object_copies_in_other_processes_are_inert),
-        cmocka_unit_test(test_process_two_threads_join_one_child),
-        cmocka_unit_test(test_process_cpu_count_follows_affinity),
+        mpt_test(test_process_exit_code_is_target_return),
+        mpt_test(test_process_exit_code_is_minus_signal),
+        mpt_test(test_process_terminate_then_join),
+        mpt_test(test_process_join_times_out_on_running_child),
+        mpt_test(test_process_join_waits_for_the_end),
+        mpt_test(test_process_sentinel_is_readable_once_ended),
+        mpt_test(test_process_names_count_per_process),
+        mpt_test(test_process_main_process_and_no_parent),
+        mpt_test(test_process_repr_at_each_stage),
+        mpt_test(test_process_start_flushes_stdout_first),
+        mpt_test(test_process_child_exit_joins_and_terminates_its_children),
+        mpt_test(test_process_daemon_cannot_have_children),
+        mpt_test(test_process_daemon_dies_with_killed_parent),
+        mpt_test(test_process_main_exit_waits_for_nondaemon_child),
+        mpt_test(test_process_main_exit_terminates_daemon_child),
+        mpt_test(test_process_active_children_lists_live_ones),
+        mpt_test(test_process_free_does_not_kill_running_child),
+        mpt_test(test_process_many_cycles_leak_nothing),
+        mpt_test(test_process_state_errors),
+        mpt_test(test_process_bad_input),
+        mpt_test(test_process_object_copies_in_other_processes_are_inert),
+        mpt_test(test_process_two_threads_join_one_child),
+        mpt_test(test_process_cpu_count_follows_affinity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,15 +5,6 @@
 /* ctest-timeout: 60 */
 #include "mp_test.h"
 
-#include "heap/heap.h"
-
-static size_t heap_in_use(void)
-{
-    size_t in_use, size;
-    mp__heap_stats(&in_use, &size);
-    return in_use;
-}
-
 /* 50 000 small messages: each costs its 16-byte record in a chunk, not a
  * heap block of its own, and the chunks are freed as they are drained. */
 static void test_queue_chunks_pack_small_messages(void **state)
@@ -22,10 +13,10 @@ static void test_queue_chunks_pack_small_messages(void **state)
     enum { N = 50000, CHUNK = 16 * 1024 };
     mp_queue *q = mp_queue_new_opts(&(mp_queue_opts){.capacity = CHUNK});
     assert_non_null(q);
-    size_t before = heap_in_use();
+    size_t before = mpt_heap_in_use();
     for (int64_t i = 0; i < N; i++)
         assert_int_equal(mp_queue_put_i64(q, i, 0), 0);
-    size_t per_msg = (heap_in_use() - before) / N;
+    size_t per_msg = (mpt_heap_in_use() - before) / N;
     print_message("%zu heap bytes per queued 8-byte message\n", per_msg);
     assert_true(per_msg <= 17);
     assert_int_equal(mp_queue_qsize(q), N);
@@ -43,7 +34,7 @@ static void test_queue_chunks_pack_small_messages(void **state)
     }
     assert_int_equal(mp_queue_get_i64(q, &v, 0), MP_EEMPTY);
     /* Drained: every chunk but the one the cursors are in is freed. */
-    assert_true(heap_in_use() <= before + CHUNK + 64);
+    assert_true(mpt_heap_in_use() <= before + CHUNK + 64);
     mp_queue_free(q);
 }
 
@@ -83,23 +74,23 @@ static void test_queue_get_many_crosses_chunks(void **state)
 static void test_queue_free_returns_everything_it_holds(void **state)
 {
     (void)state;
-    size_t before = heap_in_use();
+    size_t before = mpt_heap_in_use();
     mp_queue *q = mp_queue_new_opts(&(mp_queue_opts){.capacity = 1024});
     assert_non_null(q);
     static char m[5000];
     for (int i = 0; i < 2000; i++)
         assert_int_equal(mp_queue_put(q, m, i % 50 == 0 ? sizeof m : (size_t)(i % 60), 0), 0);
-    assert_true(heap_in_use() > before + 2000 * 8);
+    assert_true(mpt_heap_in_use() > before + 2000 * 8);
     mp_queue_free(q);
-    assert_int_equal(heap_in_use(), before);
+    assert_int_equal(mpt_heap_in_use(), before);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_chunks_pack_small_messages),
-        cmocka_unit_test(test_queue_get_many_crosses_chunks),
-        cmocka_unit_test(test_queue_free_returns_everything_it_holds),
+        mpt_test(test_queue_chunks_pack_small_messages),
+        mpt_test(test_queue_get_many_crosses_chunks),
+        mpt_test(test_queue_free_returns_everything_it_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* test_queue_stress.c - many producer and consumer processes: every
  * message delivered exactly once, intact and in order per producer; and
  * the same while producers and consumers are killed at random moments. */
-/* ctest-timeout: 120 */
+/* ctest-timeout: 300 */
 #include "mp_test.h"
 
 #include <stdatomic.h>
@@ -337,8 +337,8 @@ static void test_queue_survives_processes_killed_at_random_moments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_four_by_four_processes_deliver_each_message_once),
-        cmocka_unit_test(test_queue_survives_processes_killed_at_random_moments),
+        mpt_test(test_queue_four_by_four_processes_deliver_each_message_once),
+        mpt_test(test_queue_survives_processes_killed_at_random_moments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -219,10 +219,10 @@ static struct mp__slab *lookup(const void *p, uint32_t *large, const char *who)
 
 /* ---- allocation -------------------------------------------------------------- */
 
-void mp__heap_sample_peak(void)
+void mp__heap_sample_peak(int64_t extra)
 {
     int64_t v =
-        mp__arena_used_bytes() +
+        extra + mp__arena_used_bytes() +
         (atomic_load_explicit(&H->pool.large_pages, memory_order_relaxed) << MP__PAGE_SHIFT);
     uint64_t old = atomic_load_explicit(&H->peak, memory_order_relaxed);
     while (v > 0 && (uint64_t)v > old &&
@@ -271,18 +271,22 @@ static void *alloc_large(size_t size, const mp__deadline *d, bool *dirty)
         errno = ENOMEM;
         return NULL;
     }
+    /* Punch what earlier calls left, and sample the peak, before taking,
+     * never after: between the take and the return a process killed (in
+     * a system call, or a fault on a page it never touched) would take
+     * with it a block that nobody else knows of. */
+    mp__pages_punch_pending();
+    mp__heap_sample_peak((int64_t)n << MP__PAGE_SHIFT);
     if (mp__pages_lock(d) != 0) {
         errno = ETIMEDOUT;
         return NULL;
     }
     uint32_t pg = mp__pages_take((uint32_t)n, -1, 0, dirty);
     mp__pages_unlock();
-    mp__pages_punch_pending();
     if (pg == 0) {
         errno = ENOMEM;
         return NULL;
     }
-    mp__heap_sample_peak();
     return mp__page_addr(pg);
 }
 
@@ -383,15 +387,16 @@ MP_EXTERN void mp_shared_free(void *ptr)
         free_small(s, ptr);
         return;
     }
-    /* A large block goes straight back to the pool, or - when the pool
-     * lock is busy - is marked freed with one store for the next holder
-     * to bin. Either way nothing waits. */
+    /* A large block is freed with one store (DEFERRED), the commit: a
+     * process killed anywhere after it loses nothing, and a caller that
+     * marked its own record done just before (a queue's repair) has
+     * nothing between the two worth a kill's aim. Then, when the pool's
+     * lock is free, the block is binned at once (taking the lock bins
+     * every deferred block); else the next holder bins it. Nothing waits. */
+    mp__pages_defer(pg);
     if (mp__pages_trylock()) {
-        mp__pages_give(pg);
         mp__pages_unlock();
         mp__pages_punch_pending();
-    } else {
-        mp__pages_defer(pg);
     }
 }
 

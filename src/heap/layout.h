@@ -307,8 +307,9 @@ static inline void mp__count(_Atomic int64_t *c, int64_t delta)
 
 /* ---- heap.c ------------------------------------------------------------- */
 
-/* Raises the peak to the bytes handed out now (thread caches included). */
-void mp__heap_sample_peak(void);
+/* Raises the peak to the bytes handed out now (thread caches included)
+ * plus extra, the size of a block about to be taken. */
+void mp__heap_sample_peak(int64_t extra);
 
 /* ---- pages.c ------------------------------------------------------------- */
 
@@ -335,7 +336,10 @@ void mp__pages_give(uint32_t page);
 void mp__pages_defer(uint32_t page);
 
 /* Punches the spans the calling thread took out while over the dirty
- * budget, and puts them back. Call with no heap lock held. */
+ * budget, and puts them back. Call with no heap lock held, and never
+ * between taking a block and handing it to the caller: an allocation
+ * punches what is left before it takes, so that a kill inside these
+ * system calls loses no block. */
 void mp__pages_punch_pending(void);
 
 /* Takes the pool lock (until d), rebuilds everything derived by a walk,

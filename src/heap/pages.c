@@ -490,6 +490,10 @@ bool mp__pages_trylock(void)
 
 void mp__pages_unlock(void)
 {
+    /* A take's intent stands until here: a holder killed after its take
+     * but before this store still holds the lock, and the next holder's
+     * rebuild frees the span that never reached its caller. */
+    P->op_page = 0;
     mp__lock_release(&P->lock);
 }
 
@@ -546,7 +550,7 @@ uint32_t mp__pages_take(uint32_t n, int slab_cls, unsigned arena, bool *dirty)
         return 0;
     free_remove(h);
     /* Intent: if we die between the commit and the unlock, the walk frees
-     * the span again (the caller never got it). */
+     * the span again (the caller never got it). Cleared by the unlock. */
     P->op_page = h;
     uint32_t used_dirty = dirty_count(h, n);
     /* Marked before anything is written into the pages, so that a span
@@ -561,7 +565,6 @@ uint32_t mp__pages_take(uint32_t n, int slab_cls, unsigned arena, bool *dirty)
         mp__count(&P->large_pages, n);
     }
     carve(h, h, h + n, tag, 0, used_dirty);
-    P->op_page = 0;
     if (dirty != NULL)
         *dirty = used_dirty > 0;
     update_largest();

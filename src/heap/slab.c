@@ -195,7 +195,7 @@ static struct mp__slab *new_slab(struct mp__arena *a, unsigned cls, const mp__de
     struct mp__slab *s = mp__slab_at(pg);
     list_push(a, s);
     mp__count(&a->cap_bytes, (int64_t)s->nblocks * mp__class_size[cls]);
-    mp__heap_sample_peak();
+    mp__heap_sample_peak(0);
     return s;
 }
 
@@ -312,12 +312,13 @@ uint32_t mp__arena_refill(struct mp__tcache *tc, unsigned cls, uint32_t n, const
 
 void *mp__arena_alloc(unsigned cls, const mp__deadline *d)
 {
+    /* Before taking, never after (alloc_large in heap.c says why). */
+    mp__pages_punch_pending();
     struct mp__arena *a = pick_arena(d);
     if (a == NULL)
         return NULL;
     void *p = alloc_in(a, cls, d);
     unlock(a);
-    mp__pages_punch_pending();
     return p;
 }
 

@@ -22,25 +22,10 @@ static size_t round16(size_t x)
     return (x + 15) & ~(size_t)15;
 }
 
-static char *align64(void *b)
+void *mp__pool_alloc(size_t size)
 {
-    return (char *)(((uintptr_t)b + 63) & ~(uintptr_t)63);
-}
-
-/* The heap aligns to 16, so 48 spare bytes reach the next multiple of 64. */
-#define ALIGN_SLACK 48
-
-void *mp__pool_alloc(size_t size, void **block)
-{
-    if (size > SIZE_MAX - ALIGN_SLACK) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    char *b = mp_shared_malloc(size + ALIGN_SLACK);
-    if (b == NULL)
-        return NULL;
-    *block = b;
-    return align64(b);
+    /* The heap aligns a block of 64 bytes or more to 64. */
+    return mp_shared_malloc(size < 64 ? 64 : size);
 }
 
 void mp__pool_unref(mp_pool *p)
@@ -48,22 +33,19 @@ void mp__pool_unref(mp_pool *p)
     if (atomic_fetch_sub(&p->refs, 1) != 1)
         return;
     mp_shared_free(atomic_exchange(&p->spare, NULL));
-    mp_shared_free(p->block);
+    mp_shared_free(p);
 }
 
 /* A block for a job of size bytes (64-aligned): the pool's spare when it
  * is big enough, else a new one. Small jobs come from the heap's size
  * classes, which are cheap and leave the spare to the next big map. */
-static void *job_alloc(mp_pool *p, size_t size, void **block)
+static void *job_alloc(mp_pool *p, size_t size)
 {
     void *b = size >= MP__SPARE_MIN ? atomic_exchange(&p->spare, NULL) : NULL;
-    if (b != NULL && size <= SIZE_MAX - ALIGN_SLACK &&
-        mp_shared_usable_size(b) >= size + ALIGN_SLACK) {
-        *block = b;
-        return align64(b);
-    }
+    if (b != NULL && mp_shared_usable_size(b) >= size)
+        return b;
     mp_shared_free(b);
-    return mp__pool_alloc(size, block);
+    return mp__pool_alloc(size);
 }
 
 /* Python's default: ceil(n / (4 * workers)). The workers of a cluster
@@ -106,8 +88,7 @@ struct mp_async *mp__job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_fn f
     size_t status_off = round16(in_place ? args_off + args_bytes : res_off + res_bytes);
     size_t total = status_off + status_bytes;
 
-    void *block;
-    char *m = job_alloc(p, total, &block);
+    char *m = job_alloc(p, total);
     if (m == NULL)
         return NULL;
     /* Only the header and the per-chunk words need zeroes; results and
@@ -115,7 +96,6 @@ struct mp_async *mp__job_new(mp_pool *p, size_t hdr_size, int kind, mp_task_fn f
      * untouched until a worker writes them. */
     memset(m, 0, args_off);
     struct mp_async *j = (struct mp_async *)m;
-    j->block = block;
     j->pool = p;
     j->fn = fn;
     j->n = n;
@@ -157,7 +137,7 @@ void mp__job_unref(struct mp_async *j)
     for (uint32_t c = 0; atomic_load(&j->any_big) && c < j->nchunks; c++)
         if (atomic_load_explicit(&j->big[c], memory_order_relaxed) != NULL)
             mp__job_results_drop(j, c);
-    void *b = j->block;
+    void *b = j;
     if (mp_shared_usable_size(b) >= MP__SPARE_MIN)
         b = atomic_exchange(&p->spare, b);
     mp_shared_free(b);

@@ -117,13 +117,11 @@ mp_pool *mp__pool_new_slots(const mp_pool_opts *opts, int extra)
     }
     int nslots = nworkers + extra;
     size_t size = sizeof(struct mp_pool) + (size_t)nslots * sizeof(struct mp__pool_slot);
-    void *block;
-    mp_pool *p = mp__pool_alloc(size, &block);
+    mp_pool *p = mp__pool_alloc(size);
     if (p == NULL)
         return NULL;
     memset(p, 0, size);
     mp__lock_init(&p->lock);
-    p->block = block;
     p->nworkers = nworkers;
     p->nslots = nslots;
     p->maxtasks = o.maxtasksperchild;
@@ -147,7 +145,7 @@ mp_pool *mp__pool_new_slots(const mp_pool_opts *opts, int extra)
 out_local:
     free(p->local);
 out_free:
-    mp_shared_free(block);
+    mp_shared_free(p);
     errno = err;
     return NULL;
 }

@@ -188,7 +188,6 @@ struct mp_async {
     mp_callbacks cb;                 /* function pointers valid in the creator only */
     bool has_cb;                     /* a callback or error callback was given */
     pid_t owner_tid;                 /* the submitting thread (copies big arguments) */
-    void *block;                     /* the shared heap block this job lives in */
 
     /* Queues. */
     struct mp_async *next;            /* run queue link (lock) */
@@ -278,7 +277,6 @@ struct mp_pool {
     _Atomic(struct mp_async *) head; /* run queue (lock; read racily as a hint) */
     struct mp_async *tail;           /* its last job (lock) */
     struct mp__pool_journal jr;      /* (lock) */
-    void *block;                     /* the shared heap block the pool lives in */
     _Atomic uint32_t state;          /* MP__POOL_* */
     _Atomic uint32_t broken;         /* MP__BROKEN_* */
     int nworkers;                    /* worker places (slots 0..nworkers-1) */
@@ -311,9 +309,9 @@ struct mp_pool {
 /* ---- job.c: job blocks ------------------------------------------------ */
 
 /* mp__pool_alloc returns size bytes of the shared heap aligned to 64 (pool
- * objects keep their futex words on their own cache lines), storing the
- * block to free in *block; NULL with errno ENOMEM. */
-void *mp__pool_alloc(size_t size, void **block);
+ * objects keep their futex words on their own cache lines); NULL with
+ * errno ENOMEM. */
+void *mp__pool_alloc(size_t size);
 
 /* mp__pool_unref drops a reference on the pool's memory; the last frees it. */
 void mp__pool_unref(mp_pool *p);

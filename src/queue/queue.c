@@ -22,6 +22,7 @@
 
 #include "mp/error.h"
 #include "mp/shared.h"
+#include "heap/heap.h"
 #include "os/alive.h"
 #include "os/clock.h"
 #include "os/fence.h"
@@ -49,7 +50,6 @@ struct stall {
 
 struct mp_queue {
     /* Set at creation, read-only afterwards (this line is only read). */
-    void *block;             /* the shared-heap block the queue lives in */
     uint64_t maxsize;        /* items; 0 = no limit */
     uint64_t chunk_bytes;    /* bytes per chunk, its header included */
     uint64_t inline_max;     /* largest message stored in a chunk */
@@ -148,9 +148,10 @@ static const mp__deadline *qwait_deadline(qwait *w)
     return &w->d;
 }
 
+static const mp__deadline forever = {.forever = true};
+
 static const mp__deadline *qwait_lock_deadline(qwait *w)
 {
-    static const mp__deadline forever = {.forever = true};
     /* Locks are held for a few stores only: an unstarted wait takes them
      * with its timeout, computed now. */
     return w->timeout == MP_FOREVER ? &forever : qwait_deadline(w);
@@ -182,10 +183,11 @@ static bool stalled(struct stall *s, mp__qchunk *c, uint64_t off)
 
 /* chunk_new makes a chunk of chunk_bytes in all, header included (so a
  * power of two wastes nothing in the heap), and uses whatever the heap
- * gave beyond that. */
-static mp__qchunk *chunk_new(mp_queue *q)
+ * gave beyond that. The heap's locks are waited for until d. NULL with
+ * errno ENOMEM or ETIMEDOUT (mp__heap_alloc). */
+static mp__qchunk *chunk_new(mp_queue *q, const mp__deadline *d)
 {
-    mp__qchunk *c = mp_shared_malloc(q->chunk_bytes);
+    mp__qchunk *c = mp__heap_alloc(q->chunk_bytes, d);
     if (c == NULL)
         return NULL;
     atomic_init(&c->next, NULL);
@@ -280,15 +282,13 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts)
     }
     if (bytes < MP__QCHUNK_MIN)
         bytes = MP__QCHUNK_MIN;
-    /* The heap aligns to 16 bytes; the cache-line layout wants 64. */
-    void *block = mp_shared_malloc(sizeof(mp_queue) + 48);
-    if (block == NULL) {
+    /* The heap aligns blocks of 64 bytes or more to 64: the cache-line
+     * layout holds. */
+    mp_queue *q = mp_shared_calloc(1, sizeof *q);
+    if (q == NULL) {
         errno = ENOMEM;
         return NULL;
     }
-    mp_queue *q = (mp_queue *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
-    memset(q, 0, sizeof *q);
-    q->block = block;
     q->maxsize = o.maxsize;
     q->chunk_bytes = bytes;
     /* A message bigger than a quarter of a chunk would leave little room
@@ -297,9 +297,9 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts)
     q->inline_max = quarter < MP__QLEN_MAX ? quarter : MP__QLEN_MAX;
     mp__lock_init(&q->plock);
     mp__lock_init(&q->clock);
-    mp__qchunk *c = chunk_new(q);
+    mp__qchunk *c = chunk_new(q, &forever);
     if (c == NULL) {
-        mp_shared_free(block);
+        mp_shared_free(q);
         errno = ENOMEM;
         return NULL;
     }
@@ -348,7 +348,7 @@ MP_EXTERN void mp_queue_free(mp_queue *q)
         off += mp__qrec_size(r->lenkind);
     }
     mp_shared_free(ch);
-    mp_shared_free(q->block);
+    mp_shared_free(q);
 }
 
 /* ---- put ---------------------------------------------------------------- */
@@ -444,20 +444,21 @@ static bool mark_dead(mp_queue *q, mp__qrec *r, uint32_t resv)
 
 /* Copy the reserved messages in and publish them, then wake consumers.
  * An out-of-line message gets its block first, the record pointing to it
- * before anything else (so a repair frees it if we die). Returns 0, or
- * MP_EMSGSIZE when the heap cannot hold that block (the record is then
- * published DEAD: nothing is queued). */
-static int publish(mp_queue *q, const struct resv *rv, size_t k)
+ * before anything else (so a repair frees it if we die); the heap's locks
+ * are waited for until d. Returns 0, MP_EMSGSIZE when the heap cannot hold
+ * that block, or MP_EFULL when d passed behind a process stopped in the
+ * heap (the record is then published DEAD: that message is not queued). */
+static int publish(mp_queue *q, const struct resv *rv, size_t k, const mp__deadline *d)
 {
     int rc = 0;
     for (size_t i = 0; i < k; i++) {
         mp__qrec *r = rv[i].rec;
         void *dst = r + 1;
         if ((r->lenkind & 3) == MP__QK_OOL) {
-            mp__qblk *blk = mp_shared_malloc(sizeof *blk + rv[i].len);
+            mp__qblk *blk = mp__heap_alloc(sizeof *blk + rv[i].len, d);
             if (blk == NULL) {
+                rc = errno == ETIMEDOUT ? MP_EFULL : MP_EMSGSIZE;
                 mark_dead(q, r, atomic_load_explicit(&r->state, memory_order_relaxed));
-                rc = MP_EMSGSIZE;
                 continue;
             }
             memcpy(r + 1, &blk, sizeof blk);
@@ -501,10 +502,11 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
         if (k == 0 && need_chunk) {
             /* Made under the lock: a chunk made outside it would be lost
              * by a producer killed while it waits for the lock. */
-            mp__qchunk *c = chunk_new(q);
+            mp__qchunk *c = chunk_new(q, qwait_lock_deadline(&w));
             if (c == NULL) {
                 mp__lock_release(&q->plock);
-                rc = MP_ENOMEM;
+                /* ETIMEDOUT: behind a process stopped in the heap. */
+                rc = errno == ETIMEDOUT ? MP_EFULL : MP_ENOMEM;
                 break;
             }
             switch_chunk(q, c);
@@ -512,7 +514,7 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
         }
         mp__lock_release(&q->plock);
         if (k > 0) {
-            rc = publish(q, rv, k);
+            rc = publish(q, rv, k, qwait_lock_deadline(&w));
             if (rc == 0)
                 i += k;
             continue;
@@ -549,7 +551,7 @@ MP_EXTERN int mp_queue_put(mp_queue *q, const void *msg, size_t len, double time
                        : reserve(q, &msg, &len, 1, false, &rv, &need_chunk);
         mp__lock_release(&q->plock);
         if (k == 1)
-            return publish(q, &rv, 1);
+            return publish(q, &rv, 1, &forever); /* inline: no allocation */
     }
     return put_many(q, &msg, &len, 1, NULL, timeout);
 }

@@ -1,8 +1,10 @@
 # active_children: the CPU count is the affinity count (nproc), four or
 # five children are listed with distinct pids before "Process Ended", and
-# every child but process 0 prints after.
+# every child but process 0 prints after. Child i sleeps i seconds first
+# (at full speed: 1 s between the starts and the listing of child 1).
 # ctest-timeout: 30
 . "$(dirname "$0")/lib.sh"
+export MP_EXAMPLE_TIME_SCALE=1
 run active_children
 expect_count "^CPU number: $(nproc)\$" 1
 OUT_ALL=$OUT

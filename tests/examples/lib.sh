@@ -6,6 +6,16 @@
 #     expect_count '^正在唱歌呢 [0-4]$' 5
 set -euo pipefail
 
+# The examples port the tutorials' time.sleep (example_sleep, scaled by
+# MP_EXAMPLE_TIME_SCALE, 0.05 unless a test sets it): where a check needs
+# one step to come before another and only a sleep stands between them,
+# the test sets a scale that makes that sleep a second or more, so that a
+# loaded shared machine (scripts/load.sh) cannot swap them. A timed run
+# has a strict lower bound, and an upper bound only where seconds of
+# slack still tell a right result from a wrong one (thread_pool: 1.5 s,
+# not 15): beside busy loops a program's own start and end, and the
+# script's, may take seconds.
+
 EX=${1:?usage: $0 <build>/examples <source dir>}
 SRC=${2:?usage: $0 <build>/examples <source dir>}
 OUT=

@@ -1,7 +1,10 @@
 # pool_queue_writer_reader: the reader task gets "itcast" letter by letter
 # from the queue the writer task filled; start and End show main's pid.
+# The reader takes qsize() letters, after the tutorial's 1 s sleep for the
+# writer: run at full speed.
 # ctest-timeout: 60
 . "$(dirname "$0")/lib.sh"
+export MP_EXAMPLE_TIME_SCALE=1
 run pool_queue_writer_reader
 main=$(line 1 | sed -n 's/^(\([0-9]*\)) start$/\1/p')
 [ -n "$main" ] || fail "line 1"

@@ -2,7 +2,7 @@
 # pids of their own, five rounds each, sung and danced at the same time.
 # ctest-timeout: 30
 . "$(dirname "$0")/lib.sh"
-export MP_EXAMPLE_TIME_SCALE=0.2
+export MP_EXAMPLE_TIME_SCALE=0.25 # the dancer has a second to start before the last song
 run sing_dance
 expect_only '^父进程pid: [0-9]+$' '^唱歌进程pid: [0-9]+$' '^跳舞进程pid: [0-9]+$' \
     '^正在唱歌呢 [0-4]$' '^正在跳舞呢 [0-4]$'

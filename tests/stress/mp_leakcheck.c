@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../proc.h"
+
 #define MAX_NAMES 256
 
 static int leaks;
@@ -116,43 +118,6 @@ static bool private_shm(void)
 
 /* ---- the traced program at its exit ----------------------------------- */
 
-/* proc_children lists the pids of pid's children (its main thread's). */
-static int proc_children(pid_t pid, pid_t *out, int cap)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return 0;
-    int n = 0, c;
-    while (n < cap && fscanf(f, "%d", &c) == 1)
-        out[n++] = c;
-    fclose(f);
-    return n;
-}
-
-/* proc_state returns the one-letter state of pid ('Z' zombie), '?' if gone. */
-static char proc_state(pid_t pid, char *comm, size_t cap)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return '?';
-    char st = '?';
-    if (fgets(buf, sizeof buf, f) != NULL) {
-        char *open = strchr(buf, '(');
-        char *close = strrchr(buf, ')');
-        if (open != NULL && close != NULL && close[1] == ' ') {
-            st = close[2];
-            if (comm != NULL)
-                snprintf(comm, cap, "%.*s", (int)(close - open - 1), open + 1);
-        }
-    }
-    fclose(f);
-    return st;
-}
-
 /* check_at_exit looks at the program stopped at its exit: descriptors
  * beyond the ones it was started with, and children left as zombies. */
 static void check_at_exit(pid_t pid, const struct names *fds_at_start)
@@ -173,10 +138,10 @@ static void check_at_exit(pid_t pid, const struct names *fds_at_start)
     }
     names_free(&fds);
     pid_t kids[256];
-    int nk = proc_children(pid, kids, 256);
+    int nk = mpt_proc_children(pid, kids, 0, 256);
     for (int i = 0; i < nk; i++) {
         char comm[64] = "?";
-        char st = proc_state(kids[i], comm, sizeof comm);
+        char st = mpt_proc_state_name(kids[i], comm, sizeof comm);
         if (st == 'Z')
             leak("child %d (%s) never reaped (zombie at exit)", (int)kids[i], comm);
     }
@@ -225,13 +190,13 @@ static void reap_strays(double grace)
         while (waitpid(-1, NULL, WNOHANG) > 0)
             ;
         pid_t kids[256];
-        int n = proc_children(getpid(), kids, 256);
+        int n = mpt_proc_children(getpid(), kids, 0, 256);
         if (n == 0)
             return;
         if (now() > end) {
             for (int i = 0; i < n; i++) {
                 char comm[64] = "?";
-                proc_state(kids[i], comm, sizeof comm);
+                mpt_proc_state_name(kids[i], comm, sizeof comm);
                 leak("process %d (%s) still running after the program exited", (int)kids[i], comm);
                 kill(kids[i], SIGKILL);
             }
@@ -240,7 +205,7 @@ static void reap_strays(double grace)
             while (now() < end) {
                 while (waitpid(-1, NULL, WNOHANG) > 0)
                     ;
-                n = proc_children(getpid(), kids, 256);
+                n = mpt_proc_children(getpid(), kids, 0, 256);
                 if (n == 0)
                     return;
                 for (int i = 0; i < n; i++)
