@@ -515,22 +515,33 @@ static void test_cluster_close_join_waits_for_remote(void **state)
     assert_int_equal(errno, EPIPE);
 }
 
+/* These tests share the one cluster pool main made (mp_cluster_init runs
+ * once a process), whose supervisor and workers (the local pool's, run
+ * without mpirun) live from test to test: mp_test.h's fixture (mpt_test),
+ * which ends every process below this one between tests, would kill them.
+ * So they are registered without it; each ends what it starts, and
+ * mp_leakcheck checks the whole run. */
+#define cluster_test(f)                                                                            \
+    {                                                                                              \
+#f, f, NULL, NULL, NULL                                                                    \
+    }
+
 static int run_suite(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cluster_counts),
-        cmocka_unit_test(test_cluster_map_uses_every_node),
-        cmocka_unit_test(test_cluster_map_in_place),
-        cmocka_unit_test(test_cluster_imap_unordered),
-        cmocka_unit_test(test_cluster_imap_ordered_codes),
-        cmocka_unit_test(test_cluster_apply_async_callbacks),
-        cmocka_unit_test(test_cluster_task_code_is_etask),
-        cmocka_unit_test(test_cluster_worker_killed_fails_that_task_only),
-        cmocka_unit_test(test_cluster_unregistered_is_einval),
-        cmocka_unit_test(test_cluster_result_of_any_size),
-        cmocka_unit_test(test_cluster_big_arguments),
-        cmocka_unit_test(test_cluster_idle_nodes_sleep),
-        cmocka_unit_test(test_cluster_close_join_waits_for_remote),
+        cluster_test(test_cluster_counts),
+        cluster_test(test_cluster_map_uses_every_node),
+        cluster_test(test_cluster_map_in_place),
+        cluster_test(test_cluster_imap_unordered),
+        cluster_test(test_cluster_imap_ordered_codes),
+        cluster_test(test_cluster_apply_async_callbacks),
+        cluster_test(test_cluster_task_code_is_etask),
+        cluster_test(test_cluster_worker_killed_fails_that_task_only),
+        cluster_test(test_cluster_unregistered_is_einval),
+        cluster_test(test_cluster_result_of_any_size),
+        cluster_test(test_cluster_big_arguments),
+        cluster_test(test_cluster_idle_nodes_sleep),
+        cluster_test(test_cluster_close_join_waits_for_remote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
@@ -678,7 +689,7 @@ int main(int argc, char **argv)
     }
     int failed;
     if (strcmp(mode, "recovery") == 0) {
-        const struct CMUnitTest tests[] = {cmocka_unit_test(test_cluster_node_lost_mid_map)};
+        const struct CMUnitTest tests[] = {cluster_test(test_cluster_node_lost_mid_map)};
         failed = cmocka_run_group_tests(tests, NULL, NULL);
     } else {
         failed = run_suite();
