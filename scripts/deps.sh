@@ -15,6 +15,10 @@ mp_install_deps() {
         command -v groff >/dev/null 2>&1 || need+=(groff-base)
         command -v man >/dev/null 2>&1 || need+=(man-db)
         command -v dpkg-shlibdeps >/dev/null 2>&1 || need+=(dpkg-dev)
+        # The cluster pool (libmp_mpi) and its tests need MPI; the core
+        # library never does. MP_NO_MPI=1 builds and tests without it.
+        [ -n "${MP_NO_MPI:-}" ] || command -v mpicc >/dev/null 2>&1 ||
+            need+=(libopenmpi-dev openmpi-bin)
     }
     if [ ${#need[@]} -gt 0 ]; then
         local sudo=

@@ -2,7 +2,8 @@
 # Builds the packages with cpack and checks them.
 #   DEB: libmp holds the shared library, mpcopy and the manual pages;
 #   libmp-dev everything else that `cmake --install` installs (headers,
-#   libmp.a, the libmp.so link, CMake and pkg-config files); together,
+#   libmp.a, the libmp.so link, CMake and pkg-config files); libmp-mpi (where
+#   MPI was found) the cluster pool's files; together,
 #   exactly what `cmake --install` installs. dpkg-deb -I: names, version,
 #   architecture, libmp-dev depending on libmp of the same version, libmp
 #   on libc. Both unpacked together, a program builds against them.
@@ -40,12 +41,27 @@ dev=$tmp/deb/libmp-dev_${version}_$arch.deb
 list() { dpkg-deb -c "$1" | grep -v '^d' | awk '{print $6}' | sed 's|^\./||' | sort; }
 list "$run" >"$tmp/run.txt"
 list "$dev" >"$tmp/dev.txt"
+# libmp-mpi, the cluster pool, exists where the build found MPI.
+mpi=$tmp/deb/libmp-mpi_${version}_$arch.deb
+: >"$tmp/mpi.txt"
+[ ! -f "$mpi" ] || list "$mpi" >"$tmp/mpi.txt"
 cmake --install "$build" --prefix "$tmp/inst/usr" >/dev/null
 (cd "$tmp/inst" && find . ! -type d | sed 's|^\./||' | sort) >"$tmp/all.txt"
-sort "$tmp/run.txt" "$tmp/dev.txt" >"$tmp/both.txt"
+sort "$tmp/run.txt" "$tmp/dev.txt" "$tmp/mpi.txt" >"$tmp/both.txt"
 if ! cmp -s "$tmp/both.txt" "$tmp/all.txt"; then
-    bad "the two packages together differ from cmake --install (< packages, > install):"
+    bad "the packages together differ from cmake --install (< packages, > install):"
     diff "$tmp/both.txt" "$tmp/all.txt" || true
+fi
+if [ -f "$mpi" ]; then
+    mpi_re='^usr/(include/mp/cluster\.h|lib.*/libmp_mpi\.so.*|lib.*/cmake/mp/mpMpiTargets.*\.cmake|lib.*/pkgconfig/mp-mpi\.pc)$'
+    grep -vE "$mpi_re" "$tmp/mpi.txt" | sed 's/^/  /' >"$tmp/x" || true
+    [ ! -s "$tmp/x" ] || { bad "libmp-mpi holds files of the other packages:"; cat "$tmp/x"; }
+    for f in usr/include/mp/cluster.h "usr/lib.*/libmp_mpi\.so\.$version" \
+        "usr/lib.*/pkgconfig/mp-mpi\.pc" "usr/lib.*/cmake/mp/mpMpiTargets\.cmake"; do
+        grep -qxE "$f" "$tmp/mpi.txt" || bad "libmp-mpi lacks $f"
+    done
+    dpkg-deb -f "$mpi" Depends | grep -qF "libmp-dev (= $version)" ||
+        bad "libmp-mpi Depends: '$(dpkg-deb -f "$mpi" Depends)', want libmp-dev (= $version)"
 fi
 runtime_re='^usr/(bin/mpcopy|lib.*/libmp\.so\.[0-9.]+|share/man/man[0-9]/.*)$'
 grep -vE "$runtime_re" "$tmp/run.txt" | sed 's/^/  /' >"$tmp/x" || true
@@ -62,6 +78,7 @@ for f in usr/include/mp.h usr/include/mp/log.h "usr/lib.*/libmp\.a" "usr/lib.*/l
     grep -qxE "$f" "$tmp/dev.txt" || bad "libmp-dev lacks $f"
 done
 for h in "$src"/include/mp/*.h; do
+    [ "$(basename "$h")" != cluster.h ] || continue # libmp-mpi's
     grep -qx "usr/include/mp/$(basename "$h")" "$tmp/dev.txt" || bad "libmp-dev lacks mp/$(basename "$h")"
 done
 
@@ -97,5 +114,5 @@ top=$(find "$tmp/moved/elsewhere" -mindepth 1 -maxdepth 1 -type d)
 "$top/bin/mpcopy" --version | grep -qF "$version" || bad "mpcopy from the tarball"
 sh "$src/tests/check_install.sh" "$build" "$src" "$top" || bad "build against the tarball"
 
-[ $fail = 0 ] && echo "ok: libmp and libmp-dev .debs, and a relocatable tarball"
+[ $fail = 0 ] && echo "ok: libmp and libmp-dev .debs$([ -f "$mpi" ] && echo ", libmp-mpi"), and a relocatable tarball"
 exit $fail

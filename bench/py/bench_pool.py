@@ -22,7 +22,8 @@ import statistics
 import sys
 import time
 
-from benchlib import CTX, RECEIVER, SENDER, args, cpu_iters, cpu_work, pin, result
+from benchlib import (CTX, RECEIVER, SENDER, apply_rate, args, cpu_iters, cpu_work, map_rate, pin,
+                      result, timed_loop)
 
 
 def square(x):
@@ -53,13 +54,7 @@ def placed(make):
 
 def one_by_one(seconds, step):
     """us per call of step() over `seconds`."""
-    n = 0
-    t0 = t1 = time.monotonic()
-    while t1 - t0 < seconds:
-        step()
-        n += 1
-        t1 = time.monotonic()
-    return (t1 - t0) / n * 1e6
+    return timed_loop(seconds, step, batch=1) * 1e6
 
 
 def placed_modes(mode, kv, fig):
@@ -110,20 +105,10 @@ def main():
     with CTX.Pool(procs) as pool:
         pool.map(square, range(64))
         if mode == "map":
-            n = int(kv.get("n", 1000000))
-            t0 = time.monotonic()
-            out = pool.map(square, range(n))
-            dt = time.monotonic() - t0
-            assert out[-1] == (n - 1) ** 2
-            result(fig, n / dt, "items/s")
+            map_rate(fig, pool.map, square, int(kv.get("n", 1000000)))
         elif mode == "apply":
-            n = int(kv.get("n", 10000))
-            t0 = time.monotonic()
-            rs = [pool.apply_async(square, (i,)) for i in range(n)]
-            total = sum(r.get() for r in rs)
-            dt = time.monotonic() - t0
-            assert total == sum(i * i for i in range(n))
-            result(fig, n / dt, "tasks/s")
+            apply_rate(fig, lambda i: pool.apply_async(square, (i,)).get,
+                       int(kv.get("n", 10000)))
         elif mode == "speedup":
             tasks = int(kv.get("tasks", 16))
             iters = cpu_iters(float(kv.get("seconds", 0.5)) / tasks)

@@ -118,6 +118,26 @@ def peer(target, args=(), daemon=False):
     return child
 
 
+def map_rate(fig, map_fn, square, n):
+    """RESULT items/s of list(map_fn(square, range(n))), checked."""
+    t0 = time.monotonic()
+    out = list(map_fn(square, range(n)))
+    dt = time.monotonic() - t0
+    assert out[-1] == (n - 1) ** 2
+    result(fig, n / dt, "items/s")
+
+
+def apply_rate(fig, submit, n):
+    """RESULT tasks/s of n submit(i) calls (each returns the getter of i*i),
+    then every result, checked."""
+    t0 = time.monotonic()
+    getters = [submit(i) for i in range(n)]
+    total = sum(get() for get in getters)
+    dt = time.monotonic() - t0
+    assert total == sum(i * i for i in range(n))
+    result(fig, n / dt, "tasks/s")
+
+
 def timed_loop(seconds, step, batch=16):
     """Run step() in batches until `seconds` have passed; return seconds
     per call."""

@@ -48,10 +48,12 @@ static void *job_alloc(mp_pool *p, size_t size)
     return mp__pool_alloc(size);
 }
 
-/* Python's default: ceil(n / (4 * workers)). */
+/* Python's default: ceil(n / (4 * workers)). The workers of a cluster
+ * are on other machines too (p->spread). */
 static size_t default_chunksize(const mp_pool *p, size_t n)
 {
-    size_t per = (size_t)p->nworkers * 4;
+    int workers = p->spread > 0 ? p->spread : p->nworkers;
+    size_t per = (size_t)(workers > 0 ? workers : 1) * 4;
     size_t cs = n / per + (n % per != 0);
     return cs == 0 ? 1 : cs;
 }

@@ -103,11 +103,14 @@ mp_pool *mp__pool_new_slots(const mp_pool_opts *opts, int extra)
     mp_pool_opts o = {0};
     if (opts != NULL)
         o = *opts;
-    if (o.processes < 0 || extra < 0 || isnan(o.task_timeout) || o.task_timeout < 0) {
+    /* Hook for the cluster: with extra slots, processes < 0 asks for no
+     * worker process at all (the extra slots' claimer runs everything). */
+    bool none = extra > 0 && o.processes < 0;
+    if ((o.processes < 0 && !none) || extra < 0 || isnan(o.task_timeout) || o.task_timeout < 0) {
         errno = EINVAL;
         return NULL;
     }
-    int nworkers = o.processes > 0 ? o.processes : mp_cpu_count();
+    int nworkers = none ? 0 : o.processes > 0 ? o.processes : mp_cpu_count();
     if (nworkers > (int)MP__CH_OWNER_MAX - extra) {
         errno = EINVAL;
         return NULL;

@@ -293,6 +293,9 @@ struct mp_pool {
     _Atomic uint64_t forks;          /* workers forked, ever */
     _Atomic uint32_t inits;          /* workers that got through their initializer */
     _Atomic uint32_t spinner;        /* slot + 1 of the one idle slot spinning now, or 0 */
+    /* Hook for the cluster (src/cluster): set before the pool is shared. */
+    int (*admit)(mp_task_fn fn, size_t arg_size, size_t result_size); /* 0 or MP_EINVAL; NULL: any */
+    int spread; /* workers a default chunksize spreads a map over; 0: nworkers */
 
     _Alignas(64) _Atomic(struct mp_async *) incoming; /* submitted jobs, newest first */
     _Alignas(64) _Atomic uint32_t sup_state;          /* MP__SUP_*; futex for join */
@@ -511,7 +514,8 @@ void mp__pool_spinner_gone(mp_pool *p, int slot);
 
 /* mp__pool_new_slots is mp_pool_new_opts with `extra` slots after the
  * workers' (nworkers..nslots-1) for claimers that are not worker
- * processes, such as the cluster's dispatcher. */
+ * processes, such as the cluster's dispatcher. With extra > 0,
+ * opts->processes < 0 means no worker process (nworkers 0). */
 mp_pool *mp__pool_new_slots(const mp_pool_opts *opts, int extra);
 
 /* mp__pool_worker_main is a worker's life in place idx; never returns. */

@@ -211,11 +211,17 @@ static void copy_in(struct mp_async *j, const void *args)
 /* Build a job and submit it: the end of every submission, once its
  * arguments are checked. Returns the job, or NULL with errno set: EPIPE
  * (closed), ENOTRECOVERABLE (broken), EDEADLK (from one of the pool's own
- * tasks), EPERM (callbacks outside the pool's creator), ENOMEM. */
+ * tasks), EPERM (callbacks outside the pool's creator), ENOMEM, EINVAL
+ * (a task the pool does not admit: p->admit). */
 static struct mp_async *job_start(mp_pool *p, size_t hdr_size, int kind, mp_task_fn fn,
                                   const void *args, size_t n, size_t arg_size, size_t result_size,
                                   size_t chunksize, const mp_callbacks *cb)
 {
+    /* A pool may take only some tasks (a cluster: registered ones). */
+    if (p->admit != NULL && p->admit(fn, arg_size, result_size) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
     int rc = refuses(p);
     if (rc != 0) {
         errno = errno_of(rc);

@@ -314,7 +314,13 @@ static _Noreturn void supervisor_main(struct sup *sv)
     bool retry = false;
     for (;;) {
         bool broken = atomic_load(&p->broken) != MP__BROKEN_NO;
-        int timeout = (sv->no_pidfd || retry || broken) ? (int)(MP__SUP_RETRY_SECONDS * 1000) : -1;
+        /* Hook for the cluster: slots past the workers' (its dispatcher)
+         * commit and the pool closes with no descriptor to wake us, and
+         * there may be no worker at all. */
+        bool others = p->nslots > n;
+        int timeout = (sv->no_pidfd || retry || broken || others)
+                          ? (int)(MP__SUP_RETRY_SECONDS * 1000)
+                          : -1;
         if (p->task_timeout > 0) {
             int ms = limit_ms(p);
             if (timeout < 0 || ms < timeout)
@@ -337,6 +343,12 @@ static _Noreturn void supervisor_main(struct sup *sv)
         int live = 0;
         for (int i = 0; i < n; i++)
             live += p->slots[i].pid > 0;
+        /* A closed pool's work claimed by another kind of claimer (the
+         * cluster's dispatcher) is still running; terminate waits for
+         * nobody (its chunks failed already). */
+        int others_busy = 0;
+        for (int i = n; state == MP__POOL_CLOSE && i < p->nslots; i++)
+            others_busy += p->slots[i].job != NULL;
         if (state == MP__POOL_TERMINATE)
             kill_workers(p);
         mp__pool_unlock(p);
@@ -350,7 +362,7 @@ static _Noreturn void supervisor_main(struct sup *sv)
                     else
                         live++;
                 }
-        if (live == 0 && state != MP__POOL_RUN && !refill)
+        if (live == 0 && others_busy == 0 && state != MP__POOL_RUN && !refill)
             sup_exit(p);
     }
 }
