@@ -35,7 +35,7 @@ command -v valgrind >/dev/null || {
 }
 cmake -S . -B "$build" -DMP_WERROR=ON >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
-tests=${MP_VALGRIND_TESTS:-"test_error test_sync_lock test_shared test_queue test_queue_ring test_pipe test_hash threads chaos"}
+tests=${MP_VALGRIND_TESTS:-"test_error test_sync_lock test_shared test_queue test_queue_store test_pipe test_hash threads chaos"}
 errors='== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free|Source and destination overlap|Argument .* of function)'
 status=0
 for t in $tests; do
