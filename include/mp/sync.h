@@ -17,6 +17,15 @@
  * the lock; whatever the lock guarded may be half-updated. Semaphores and
  * events have no owner, so they rely on timeouts.
  *
+ * A holder is taken for dead only on proof, never on a guess, since a
+ * wrong "dead" would let two processes in: kill(tid, 0) says no such
+ * task, its pidfd says the process ended, or /proc - once checked to be
+ * this system's procfs - shows it a zombie. Where none can tell (no
+ * pidfd, /proc missing or covered), the holder counts as alive, and a
+ * dead one is found only once its process is reaped; until then waiters
+ * time out as they would behind a live holder. A holder's thread id that
+ * the kernel hands to a new thread (pid_max wrap-around) looks alive.
+ *
  * The *_free calls release an object; call one once, in one process, when
  * no one uses the object any more. Each accepts NULL and does nothing. */
 #ifndef MP_SYNC_H
