@@ -76,7 +76,7 @@ MP_EXTERN int mp_process_kill(mp_process *p);
  * Returns 0; MP_ESTATE while the child has not ended (or was not started);
  * MP_EINVAL when p or code is NULL. If the status was taken by someone
  * else (SIGCHLD set to SIG_IGN, a waitpid(-1) elsewhere), the code is 255. */
-MP_EXTERN int mp_process_exitcode(const mp_process *p, int *code);
+MP_EXTERN int mp_process_exitcode(mp_process *p, int *code);
 
 /* mp_process_pid returns the child's process id, 0 before start or for
  * NULL; the caller's own pid for mp_current_process(). */
@@ -98,7 +98,7 @@ MP_EXTERN int mp_process_set_daemon(mp_process *p, bool daemon);
  * mp_wait-style multiplexing; -1 before start, and for a parent that has
  * already ended. The fd belongs to p: it stays open, and readable once the
  * child ended, until mp_process_free; do not close it. MP_EINVAL for NULL. */
-MP_EXTERN int mp_process_sentinel(const mp_process *p);
+MP_EXTERN int mp_process_sentinel(mp_process *p);
 
 /* mp_process_repr writes Python's repr of p into buf, snprintf-style: it
  * writes at most cap bytes, NUL-terminated when cap > 0, and returns the
@@ -109,7 +109,7 @@ MP_EXTERN int mp_process_sentinel(const mp_process *p);
  * "<Process(Process-1, stopped[SIGTERM])>"; the main program is
  * "<_MainProcess(MainProcess, started)>"; the parent seen from a child is
  * "<_ParentProcess(name, unknown)>"; another process's object "unknown". */
-MP_EXTERN int mp_process_repr(const mp_process *p, char *buf, size_t cap);
+MP_EXTERN int mp_process_repr(mp_process *p, char *buf, size_t cap);
 
 /* mp_process_free releases p and its pidfd, in the creator; an ended child
  * is reaped first, so no zombie stays. A running child is not stopped: it

@@ -520,11 +520,11 @@ int mp_process_kill(mp_process *p)
     return signal_child(p, SIGKILL);
 }
 
-int mp_process_exitcode(const mp_process *cp, int *code)
+int mp_process_exitcode(mp_process *p, int *code)
 {
-    if (cp == NULL || code == NULL)
+    /* A query may reap, as Python's poll(): p is not const. */
+    if (p == NULL || code == NULL)
         return MP_EINVAL;
-    mp_process *p = (mp_process *)cp; /* a query may reap, as Python's poll() */
     if (p->kind != KIND_CHILD || p == current)
         return MP_ESTATE;
     lock();
@@ -570,22 +570,20 @@ int mp_process_set_daemon(mp_process *p, bool daemon)
     return rc;
 }
 
-int mp_process_sentinel(const mp_process *cp)
+int mp_process_sentinel(mp_process *p)
 {
-    if (cp == NULL)
+    if (p == NULL)
         return MP_EINVAL;
-    mp_process *p = (mp_process *)cp;
     lock();
     int fd = p->kind == KIND_PARENT ? parent_pidfd_locked(p) : p->pidfd;
     unlock();
     return fd < 0 ? -1 : fd;
 }
 
-int mp_process_repr(const mp_process *cp, char *buf, size_t cap)
+int mp_process_repr(mp_process *p, char *buf, size_t cap)
 {
-    if (cp == NULL || (buf == NULL && cap > 0))
+    if (p == NULL || (buf == NULL && cap > 0))
         return MP_EINVAL;
-    mp_process *p = (mp_process *)cp;
     static const char *const types[] = {"Process", "_MainProcess", "_ParentProcess"};
     char status[32];
     if (p == current) {
