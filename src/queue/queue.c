@@ -725,8 +725,7 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
         if (st == MP__QR_DEAD) {
             c.off += mp__qrec_size(r->lenkind);
             c.count++;
-            skipped++;
-            atomic_fetch_sub(&q->dead_pending, 1);
+            skipped++; /* uncounted from dead_pending after the commit */
             continue;
         }
         if (kind == MP__QK_END) {
@@ -765,6 +764,10 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
         !same_pos(c.rchunk, c.roff, was.rchunk, was.roff))
         mp__qside_commit(&q->cons, &c);
     if (skipped > 0) {
+        /* Right after the commit that counts them taken, not before: a
+         * consumer killed in between would leave qsize one too high for
+         * good (the next one skips the same records again). */
+        atomic_fetch_sub(&q->dead_pending, skipped);
         atomic_fetch_add(&q->lost, skipped);
         wake_all(&q->join_seq, &q->join_flag);
     }
