@@ -784,7 +784,8 @@ static void deliver(mp_queue *q, struct take *t, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (t[i].len > 0)
             mp__qcopy(t[i].dst, t[i].src, t[i].len);
-        mp__heap_prefault(t[i].blk);
+        if (t[i].blk != NULL) /* out of line only: no call on the inline path */
+            mp__heap_prefault(t[i].blk);
         atomic_store_explicit(&t[i].rec->state, MP__QR_DONE, memory_order_release);
         /* After DONE: a block freed first could be freed twice, by a
          * repair that took its holder for dead. Nothing between the two
