@@ -7,28 +7,77 @@
 #include "os/alive.h"
 #include "os/futex.h"
 
-bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
+/* What a thread learnt of its recent spins, per word: a small direct-mapped
+ * table keyed by address; a collision only costs a forgotten history. */
+typedef struct {
+    const void *key;
+    uint8_t misses; /* unanswered spins in a row, saturating */
+    uint8_t waits;  /* waits since the last full spin */
+} spin_memo;
+
+#define SPIN_MEMOS 16
+static _Thread_local spin_memo spin_memos[SPIN_MEMOS];
+
+static spin_memo *memo_of(const void *key)
+{
+    spin_memo *m = &spin_memos[((uintptr_t)key >> 6) % SPIN_MEMOS];
+    if (m->key != key)
+        *m = (spin_memo){.key = key};
+    return m;
+}
+
+/* How many rounds to spin on key now (0: the deadline is too close). */
+static int spin_rounds(spin_memo *m, const mp__deadline *d)
 {
     if (d != NULL && !d->forever && mp__deadline_remaining(d) < MP__SPIN_BUDGET)
-        return atomic_load_explicit(word, memory_order_acquire) != seen;
-    for (int i = 0; i < MP__SPIN_ROUNDS; i++) {
-        if (atomic_load_explicit(word, memory_order_acquire) != seen)
+        return 0;
+    if (m->misses < MP__SPIN_MISSES || ++m->waits >= MP__SPIN_PROBE) {
+        m->waits = 0;
+        return MP__SPIN_ROUNDS;
+    }
+    return MP__SPIN_ROUNDS_SHORT;
+}
+
+static void spin_learn(spin_memo *m, int rounds, bool answered)
+{
+    if (answered)
+        m->misses = 0;
+    else if (rounds == MP__SPIN_ROUNDS && m->misses < UINT8_MAX)
+        m->misses++;
+}
+
+bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
+{
+    spin_memo *m = memo_of(word);
+    int rounds = spin_rounds(m, d);
+    for (int i = 0; i < rounds; i++) {
+        if (atomic_load_explicit(word, memory_order_acquire) != seen) {
+            spin_learn(m, rounds, true);
             return true;
+        }
         mp__cpu_relax();
     }
-    return atomic_load_explicit(word, memory_order_acquire) != seen;
+    bool changed = atomic_load_explicit(word, memory_order_acquire) != seen;
+    if (rounds > 0)
+        spin_learn(m, rounds, changed);
+    return changed;
 }
 
 bool mp__spin_until(bool (*ready)(void *arg), void *arg, const mp__deadline *d)
 {
-    if (d != NULL && !d->forever && mp__deadline_remaining(d) < MP__SPIN_BUDGET)
-        return ready(arg);
-    for (int i = 0; i < MP__SPIN_ROUNDS; i++) {
-        if (ready(arg))
+    spin_memo *m = memo_of(arg);
+    int rounds = spin_rounds(m, d);
+    for (int i = 0; i < rounds; i++) {
+        if (ready(arg)) {
+            spin_learn(m, rounds, true);
             return true;
+        }
         mp__cpu_relax();
     }
-    return ready(arg);
+    bool done = ready(arg);
+    if (rounds > 0)
+        spin_learn(m, rounds, done);
+    return done;
 }
 
 int mp__wait(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d, mp__alive_fn alive,

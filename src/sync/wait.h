@@ -34,6 +34,17 @@
  * for a whole time slice, and a deadline then passes unseen. */
 #define MP__SPIN_ROUNDS 200
 
+/* A spin only pays when the party we wait for runs at the same time on
+ * another CPU; when it waits for our CPU (both pinned to one core, or a
+ * loaded machine) every round delays the answer we spin for. So each
+ * thread remembers, per word (or condition), whether its spins were
+ * answered: after MP__SPIN_MISSES unanswered spins in a row it spins
+ * MP__SPIN_ROUNDS_SHORT rounds only, and every MP__SPIN_PROBE-th wait spins
+ * in full to notice when the peer has moved to another core. */
+#define MP__SPIN_MISSES 3
+#define MP__SPIN_ROUNDS_SHORT 8
+#define MP__SPIN_PROBE 16
+
 /* A spin is skipped when the deadline is closer than this (seconds): the
  * spin's longest run, so no round can pass the deadline unless the
  * spinner is preempted (which no clock read could prevent). */
