@@ -55,20 +55,25 @@ struct mp_queue {
     uint64_t inline_max;     /* largest message stored in a chunk */
     _Atomic uint32_t closed; /* set once by mp_queue_close */
 
+    /* Each side's lock and private state on a line of its own, apart from
+     * the state it publishes: the other side reads that state (a full
+     * queue's producer spins on cons, an empty queue's consumer on prod),
+     * and would otherwise take the line from under every lock and unlock. */
+
     /* Producers' line. */
     _Alignas(64) mp__lock plock; /* guards prod and gets_seen */
     uint32_t pad0;
     uint64_t gets_seen; /* a recent consumer count, for the maxsize check */
-    mp__qside prod;     /* the tail: chunk, offset, records reserved */
+    _Alignas(64) mp__qside prod; /* the tail: chunk, offset, records reserved */
 
     /* Consumers' line. */
     _Alignas(64) mp__lock clock; /* guards cons and what follows */
     uint32_t pad1;
-    mp__qside cons;         /* the head and the release point, records taken */
     mp__qchunk *tail_chunk; /* the tail as last read from prod */
     uint64_t tail_off;
     struct stall head_stall; /* a RESV in front of the head */
     struct stall rel_stall;  /* a CLAIM in front of the release point */
+    _Alignas(64) mp__qside cons; /* the head and the release point, records taken */
 
     /* Wake-up words, one line per kind of sleeper. */
     _Alignas(64) _Atomic uint32_t data_seq; /* consumers sleep here */
@@ -369,6 +374,20 @@ static bool has_room(mp_queue *q)
     return p.count - mp__qside_count(&q->cons) < q->maxsize;
 }
 
+/* Room for a batch: what a full queue's producer spins for. Taking each
+ * single place as it frees would pull the consumers' count across to the
+ * producer's core once per message; waiting (while spinning, never while
+ * sleeping) for an eighth of maxsize makes it once per batch. */
+static bool has_batch_room(mp_queue *q)
+{
+    if (atomic_load_explicit(&q->closed, memory_order_acquire))
+        return true;
+    mp__qpos p;
+    mp__qside_read(&q->prod, &p);
+    size_t batch = q->maxsize / 8 < 64 ? q->maxsize / 8 : 64;
+    return p.count - mp__qside_count(&q->cons) + batch < q->maxsize;
+}
+
 /* What a producer reserved: where to copy each message, then publish. */
 struct resv {
     mp__qrec *rec;   /* the record */
@@ -532,7 +551,7 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
             break;
         }
         const mp__deadline *d = qwait_deadline(&w);
-        if (mp__spin_until((bool (*)(void *))has_room, q, d))
+        if (mp__spin_until((bool (*)(void *))has_batch_room, q, d) || has_room(q))
             continue;
         if (sleep_on(q, &q->room_seq, &q->room_flag, has_room, d) != 0 && !has_room(q))
             rc = MP_EFULL;
