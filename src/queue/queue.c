@@ -80,6 +80,7 @@ struct mp_queue {
     _Atomic uint32_t data_flag;             /* a consumer sleeps or is about to */
     _Alignas(64) _Atomic uint32_t room_seq; /* producers sleep here (maxsize) */
     _Atomic uint32_t room_flag;
+    _Atomic uint64_t gets_hint; /* cons.count, published every room_batch gets */
     _Alignas(64) _Atomic uint32_t join_seq; /* mp_queue_join sleeps here */
     _Atomic uint32_t join_flag;
     _Atomic uint64_t tdone;        /* mp_queue_task_done calls */
@@ -374,18 +375,26 @@ static bool has_room(mp_queue *q)
     return p.count - mp__qside_count(&q->cons) < q->maxsize;
 }
 
-/* Room for a batch: what a full queue's producer spins for. Taking each
- * single place as it frees would pull the consumers' count across to the
- * producer's core once per message; waiting (while spinning, never while
- * sleeping) for an eighth of maxsize makes it once per batch. */
+/* Room for a batch: what a full queue's producer spins for. Polling the
+ * consumers' cursor, which they write on every get, would pull that line
+ * to the producer's core and back once per message; instead consumers
+ * publish their count in gets_hint every room_batch gets, and a spinning
+ * producer waits for that much room. The hint lags, so it only decides
+ * when to stop spinning; has_room, exact, decides whether to sleep. */
+static uint64_t room_batch(const mp_queue *q)
+{
+    uint64_t b = q->maxsize / 8;
+    return b < 1 ? 1 : b > 64 ? 64 : b;
+}
+
 static bool has_batch_room(mp_queue *q)
 {
     if (atomic_load_explicit(&q->closed, memory_order_acquire))
         return true;
+    uint64_t gets = atomic_load_explicit(&q->gets_hint, memory_order_relaxed);
     mp__qpos p;
     mp__qside_read(&q->prod, &p);
-    size_t batch = q->maxsize / 8 < 64 ? q->maxsize / 8 : 64;
-    return p.count - mp__qside_count(&q->cons) + batch < q->maxsize;
+    return p.count - gets + room_batch(q) <= q->maxsize;
 }
 
 /* What a producer reserved: where to copy each message, then publish. */
@@ -782,6 +791,8 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
     if (!same_pos(c.chunk, c.off, was.chunk, was.off) || nspent > 0 ||
         !same_pos(c.rchunk, c.roff, was.rchunk, was.roff))
         mp__qside_commit(&q->cons, &c);
+    if (q->maxsize != 0 && c.count / room_batch(q) != was.count / room_batch(q))
+        atomic_store_explicit(&q->gets_hint, c.count, memory_order_relaxed);
     if (skipped > 0) {
         /* Right after the commit that counts them taken, not before: a
          * consumer killed in between would leave qsize one too high for
