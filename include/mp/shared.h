@@ -39,9 +39,10 @@ MP_EXTERN void *mp_shared_calloc(size_t n, size_t size);
 
 /* mp_shared_free returns a block to the heap; any process may free a block
  * any other process allocated. mp_shared_free(NULL) does nothing. It never
- * waits for another process. Freed pages go back to the system lazily: a
- * few MiB of recently freed pages are kept for reuse, the rest is
- * released. A pointer that is not a live block (freed twice, or never
+ * waits for another process. Freed pages go back to the system lazily:
+ * recently freed pages are kept for reuse, 8 MiB of them plus twice what
+ * blocks over 32 KiB use at the time (at most a sixteenth of the heap);
+ * the rest is released. A pointer that is not a live block (freed twice, or never
  * allocated) aborts the program with a message, as glibc does. */
 MP_EXTERN void mp_shared_free(void *ptr);
 

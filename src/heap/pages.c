@@ -10,8 +10,9 @@
  * Dirty pages. A page whose dirty bit is set may hold data (and memory);
  * a clear one reads as zeros. Bits are set before a span is handed out and
  * cleared only after a successful punch, so they never claim "clean" for a
- * page that is not. Up to dirty_max dirty pages stay in the pool, the most
- * recently freed ones, because reusing them costs no page fault (a queue's
+ * page that is not. Dirty pages stay in the pool up to a budget (dirty_max
+ * and twice what large blocks use now: dirty_budget), the most recently
+ * freed ones, because reusing them costs no page fault (a queue's
  * out-of-line messages of a few hundred KiB come and go all the time);
  * past that, the oldest are punched. */
 #include <errno.h>
@@ -267,11 +268,26 @@ static void carve(uint32_t h, uint32_t d, uint32_t e, uint64_t tag, uint32_t lef
 
 /* ---- punching (pages back to the system, outside the lock) -------------- */
 
+/* dirty_budget is how many dirty free pages the pool keeps: dirty_max
+ * plus twice what large blocks use now (at most a sixteenth of the heap).
+ * A program that keeps U bytes of large blocks coming and going (a queue
+ * of 64 KiB messages and its chunks: one chunk in use, two just freed)
+ * then reuses its own pages instead of having them punched and faulted
+ * in again, by every process that maps them, at every turn; one that
+ * frees everything falls back to dirty_max. */
+static int64_t dirty_budget(void)
+{
+    int64_t in_use = atomic_load_explicit(&P->large_pages, memory_order_relaxed);
+    int64_t cap = (int64_t)(H->npages / 16);
+    int64_t b = (int64_t)H->dirty_max + 2 * (in_use > 0 ? in_use : 0);
+    return b < cap ? b : cap;
+}
+
 /* collect_punches takes the oldest dirty spans out (OUT, owned by this
  * thread) while the pool holds more dirty pages than its budget allows. */
 static void collect_punches(void)
 {
-    int64_t target = H->dirty_max / 2;
+    int64_t target = dirty_budget() / 2;
     while (!P->punch_broken && punch_n < PUNCH_BATCH &&
            atomic_load_explicit(&P->dirty_pages, memory_order_relaxed) > target) {
         uint32_t h = P->lru_old;
@@ -293,7 +309,7 @@ static void collect_punches(void)
 
 static void over_budget(void)
 {
-    if (atomic_load_explicit(&P->dirty_pages, memory_order_relaxed) > (int64_t)H->dirty_max)
+    if (atomic_load_explicit(&P->dirty_pages, memory_order_relaxed) > dirty_budget())
         collect_punches();
 }
 
