@@ -9,6 +9,7 @@
 #include "os/futex.h"
 #include "os/alive.h"
 #include "os/thread.h"
+#include "sync/waiter.h"
 
 static void test_deadline_rules(void **state)
 {
@@ -131,6 +132,93 @@ static void test_cached_ids_refresh_after_fork(void **state)
     assert_int_equal(mpt_wait(mpt_fork(report_tid, &t)), 0);
 }
 
+/* chain lists the list's nodes from the head, checking each prev. */
+static int chain(const mp__waitlist *list, mp__waiter **out, int max)
+{
+    int n = 0;
+    const mp__waiter *prev = NULL;
+    for (mp__waiter *w = list->head; w != NULL && n < max; w = w->next) {
+        assert_ptr_equal(w->prev, prev);
+        out[n++] = w;
+        prev = w;
+    }
+    assert_ptr_equal(list->tail, prev);
+    return n;
+}
+
+/* A holder killed in the middle of a list update leaves it half done; the
+ * next holder must find every waiter it did not take out. Each half-done
+ * state below is what the stores of waiter.c leave at a kill point. */
+static void test_waitlist_heals_after_a_holder_died_mid_update(void **state)
+{
+    (void)state;
+    mp__waiter a = {.tid = 1}, b = {.tid = 2}, c = {.tid = 3}, d = {.tid = 4}, e = {.tid = 5},
+               f = {.tid = 6};
+    mp__waitlist list;
+    mp__waitlist_init(&list);
+    mp__waitlist_push(&list, &a);
+    mp__waitlist_push(&list, &b);
+    mp__waitlist_push(&list, &c);
+    mp__waitlist_push(&list, &d);
+
+    /* Killed removing b, after the store that takes it out of the chain:
+     * c->prev still names b. */
+    list.busy = 1;
+    a.next = &c;
+    /* c's own thread times out and unlinks c: with the stale prev it
+     * would write b->next and leave a pointing at c, cutting d off. */
+    mp__waitlist_remove(&list, &c);
+    mp__waiter *got[8];
+    assert_int_equal(chain(&list, got, 8), 2);
+    assert_ptr_equal(got[0], &a);
+    assert_ptr_equal(got[1], &d);
+
+    /* Killed pushing e, after linking it and before moving the tail. */
+    list.busy = 1;
+    e.next = NULL;
+    e.prev = &d;
+    d.next = &e;
+    mp__waitlist_push(&list, &f);
+    assert_int_equal(chain(&list, got, 8), 4);
+    assert_ptr_equal(got[2], &e);
+    assert_ptr_equal(got[3], &f);
+    assert_true(mp__waitlist_contains(&list, &e));
+    /* b still names its old neighbours, but is out of the list; its
+     * thread, timing out, removes it without touching the others. */
+    assert_false(mp__waitlist_contains(&list, &b));
+    mp__waitlist_remove(&list, &b);
+    assert_int_equal(chain(&list, got, 8), 4);
+
+    /* Killed notifying a, after unlinking it and before its outcome:
+     * the next holder finishes that notify (a would otherwise sleep out
+     * its timeout, out of the list), then notifies the rest in order. */
+    list.busy = 1;
+    list.outcome = 9;
+    list.taking_gen = atomic_load(&a.gen);
+    list.taking = &a;
+    list.head = &d;
+    assert_int_equal(mp__waitlist_wake(&list, 3, 7), 3);
+    assert_int_equal(atomic_load(&a.word), 9);
+    assert_int_equal(atomic_load(&d.word), 7);
+    assert_int_equal(atomic_load(&e.word), 7);
+    assert_int_equal(atomic_load(&f.word), 7);
+    assert_null(list.head);
+    assert_null(list.tail);
+    assert_null(list.taking);
+
+    /* The same, but b's thread has since moved on to another wait (a new
+     * generation): that wait must not get the old notify. */
+    mp__waitlist_push(&list, &c);
+    list.busy = 1;
+    list.outcome = 9;
+    list.taking_gen = atomic_load(&b.gen);
+    list.taking = &b;
+    atomic_fetch_add(&b.gen, 1);
+    mp__waitlist_remove(&list, &c);
+    assert_int_equal(atomic_load(&b.word), 0);
+    assert_null(list.head);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +227,7 @@ int main(void)
         mpt_test(test_futex_wakes_across_processes),
         mpt_test(test_liveness_sees_zombies_as_dead),
         mpt_test(test_cached_ids_refresh_after_fork),
+        mpt_test(test_waitlist_heals_after_a_holder_died_mid_update),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,7 +68,7 @@ mp_barrier *mp_barrier_new(unsigned parties)
     b->parties = parties;
     atomic_init(&b->count, 0);
     atomic_init(&b->broken, 0);
-    b->sleepers.head = b->sleepers.tail = NULL;
+    mp__waitlist_init(&b->sleepers);
     return b;
 }
 

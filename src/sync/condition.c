@@ -41,7 +41,7 @@ mp_condition *mp_condition_new(mp_lock *lock)
     c->user = lock;
     mp__lock_init(&c->own.l);
     c->own.count = 0;
-    c->waiters.head = c->waiters.tail = NULL;
+    mp__waitlist_init(&c->waiters);
     return c;
 }
 
@@ -72,9 +72,9 @@ int mp_condition_release(mp_condition *c)
 }
 
 /* The list is only touched by the lock's holder. Should a holder die in
- * the middle of a list update (a handful of stores), the next holder gets
- * MP_EOWNERDEAD and the list may be damaged: the same contract as any data
- * a lock guards. */
+ * the middle of a list update, the next one finds the list whole: the
+ * update is done or not done (waiter.h says how). A notify that dies
+ * with its notifier is lost: its waiter times out. */
 
 int mp_condition_wait(mp_condition *c, double timeout)
 {

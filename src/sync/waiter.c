@@ -16,21 +16,50 @@ static __thread mp__waiter *tls_node;
 static pthread_key_t node_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
+/* Nodes of this process's exited threads, for the next first waits
+ * (waiter.h: a node never goes back to the heap). Linked through next;
+ * spare_gen is the fork generation they belong to: a child starts with
+ * none, its parent's spares being its parent's. */
+static mp__lock spare_lock;
+static mp__waiter *spare;
+static unsigned spare_gen;
+
 /* Runs at thread exit: the node is no longer in any list (its thread is
- * not waiting), so it can go back to the heap. A forked child's thread
- * still carries its parent's node until its own first wait: that one is
- * not the child's to free. */
-static void free_node(void *node)
+ * not waiting). A forked child's thread still carries its parent's node
+ * until its own first wait: that one is not the child's to keep. */
+static void retire_node(void *node)
 {
     mp__waiter *w = node;
-    if (w->tid == mp__tid())
-        mp_shared_free(w);
+    if (w->tid != mp__tid())
+        return;
+    w->tid = 0;
+    mp__lock_hold(&spare_lock);
+    if (spare_gen != mp__fork_gen) {
+        spare = NULL;
+        spare_gen = mp__fork_gen;
+    }
+    w->prev = NULL;
+    w->next = spare;
+    spare = w;
+    mp__lock_release(&spare_lock);
 }
 
 static void make_key(void)
 {
-    if (pthread_key_create(&node_key, free_node) != 0)
+    if (pthread_key_create(&node_key, retire_node) != 0)
         node_key = (pthread_key_t)-1;
+}
+
+static mp__waiter *new_node(void)
+{
+    mp__waiter *w = NULL;
+    mp__lock_hold(&spare_lock);
+    if (spare_gen == mp__fork_gen && spare != NULL) {
+        w = spare;
+        spare = w->next;
+    }
+    mp__lock_release(&spare_lock);
+    return w != NULL ? w : mp_shared_calloc(1, sizeof *w);
 }
 
 mp__waiter *mp__waiter_self(void)
@@ -40,7 +69,7 @@ mp__waiter *mp__waiter_self(void)
     /* After fork the child inherits the parent thread's pointer; that node
      * is the parent's, so the child makes its own (the tid tells). */
     if (w == NULL || w->tid != me) {
-        w = mp_shared_calloc(1, sizeof *w);
+        w = new_node();
         if (w == NULL)
             return NULL;
         w->tid = me;
@@ -49,6 +78,9 @@ mp__waiter *mp__waiter_self(void)
         if (node_key != (pthread_key_t)-1)
             pthread_setspecific(node_key, w);
     }
+    /* A new generation first: a notify left half done by a dead waker for
+     * this node's previous wait must not finish into this one. */
+    atomic_fetch_add_explicit(&w->gen, 1, memory_order_relaxed);
     atomic_store_explicit(&w->word, 0, memory_order_relaxed);
     w->prev = w->next = NULL;
     return w;
@@ -63,7 +95,55 @@ void mp__waiter_abandon(mp__waiter *w)
         pthread_setspecific(node_key, NULL);
 }
 
-void mp__waitlist_push(mp__waitlist *list, mp__waiter *w)
+/* Nodes a rebuild follows before it takes the chain for damaged beyond
+ * repair (a cycle): far more threads than ever wait on one object. */
+#define CHAIN_MAX (1u << 20)
+
+/* finish_taking completes the notify a dead waker left half done: its
+ * node, out of the chain, never got its outcome (waiter.h). */
+static void finish_taking(mp__waitlist *list)
+{
+    mp__waiter *w = list->taking;
+    list->taking = NULL;
+    if (w == NULL || atomic_load_explicit(&w->gen, memory_order_relaxed) != list->taking_gen)
+        return; /* done, or its thread has moved on to another wait */
+    uint32_t zero = 0;
+    if (atomic_compare_exchange_strong_explicit(&w->word, &zero, list->outcome,
+                                                memory_order_release, memory_order_relaxed))
+        mp__futex_wake(&w->word, 1);
+}
+
+/* begin starts an update: first, if a holder died in the middle of one,
+ * prev and tail are rebuilt from the forward chain and a notify it was
+ * sending is finished (waiter.h). */
+static void begin(mp__waitlist *list)
+{
+    if (list->busy) {
+        finish_taking(list);
+        mp__waiter *prev = NULL;
+        uint32_t n = 0;
+        for (mp__waiter *w = list->head; w != NULL; w = w->next) {
+            if (++n > CHAIN_MAX) {
+                /* Its sleepers time out, as after any lost notify. */
+                list->head = prev = NULL;
+                break;
+            }
+            w->prev = prev;
+            prev = w;
+        }
+        list->tail = prev;
+    }
+    list->busy = 1;
+}
+
+static void end(mp__waitlist *list)
+{
+    list->busy = 0;
+}
+
+/* The unlocked forms: each changes the chain with one store (the first
+ * store to a next or to head that puts w in or takes it out). */
+static void push(mp__waitlist *list, mp__waiter *w)
 {
     w->next = NULL;
     w->prev = list->tail;
@@ -74,7 +154,7 @@ void mp__waitlist_push(mp__waitlist *list, mp__waiter *w)
     list->tail = w;
 }
 
-void mp__waitlist_remove(mp__waitlist *list, mp__waiter *w)
+static void unlink_node(mp__waitlist *list, mp__waiter *w)
 {
     if (w->prev != NULL)
         w->prev->next = w->next;
@@ -85,6 +165,41 @@ void mp__waitlist_remove(mp__waitlist *list, mp__waiter *w)
     else
         list->tail = w->prev;
     w->prev = w->next = NULL;
+}
+
+void mp__waitlist_push(mp__waitlist *list, mp__waiter *w)
+{
+    begin(list);
+    push(list, w);
+    end(list);
+}
+
+/* in_chain tells whether w is in the chain. Its own links cannot say: a
+ * notifier killed after unlinking w and before writing its outcome leaves
+ * them as they were. */
+static bool in_chain(const mp__waitlist *list, const mp__waiter *w)
+{
+    for (const mp__waiter *x = list->head; x != NULL; x = x->next)
+        if (x == w)
+            return true;
+    return false;
+}
+
+void mp__waitlist_remove(mp__waitlist *list, mp__waiter *w)
+{
+    begin(list);
+    if (in_chain(list, w))
+        unlink_node(list, w);
+    else
+        w->prev = w->next = NULL;
+    end(list);
+}
+
+bool mp__waitlist_contains(mp__waitlist *list, const mp__waiter *w)
+{
+    begin(list);
+    end(list);
+    return in_chain(list, w);
 }
 
 /* longer_than tells whether list holds more than n nodes, walking at
@@ -105,15 +220,22 @@ int mp__waitlist_notify(mp__waitlist *list, int n, uint32_t outcome, mp__lock *h
      * wake deferred, since a deferred wake cannot tell the dead apart.
      * all says which case we are in; it stays true while each taken node
      * counts as woken (both sides shrink by one). */
+    begin(list);
     bool all = !longer_than(list, n);
     int woken = 0;
     while (woken < n && list->head != NULL) {
         mp__waiter *w = list->head;
         pid_t tid = w->tid;
+        /* Named first, so that the next holder finishes this notify
+         * should we die before the outcome is out. */
+        list->outcome = outcome;
+        list->taking_gen = atomic_load_explicit(&w->gen, memory_order_relaxed);
+        list->taking = w;
         /* Unlink before publishing the outcome: once the word is set the
          * owner may return and queue the same node elsewhere. */
-        mp__waitlist_remove(list, w);
+        unlink_node(list, w);
         atomic_store_explicit(&w->word, outcome, memory_order_release);
+        list->taking = NULL;
         if (all) {
             if (held != NULL)
                 mp__lock_defer_wake(held, &w->word);
@@ -135,6 +257,7 @@ int mp__waitlist_notify(mp__waitlist *list, int n, uint32_t outcome, mp__lock *h
         }
         woken++;
     }
+    end(list);
     return woken;
 }
 

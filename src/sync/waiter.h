@@ -8,12 +8,14 @@
  * one and not spend a wake-up on it.
  *
  * Each thread owns one node, allocated at its first wait and reused (a
- * thread sleeps in one place at a time); it is freed when the thread
- * exits. A node left in a list by a killed process is unlinked by whoever
- * finds it dead, and leaked: its thread may, in a rare race, have seen its
- * outcome and exited normally (freeing the node) just before the check, so
- * freeing it here could free it twice. 24 bytes per process killed inside
- * a wait is the price. */
+ * thread sleeps in one place at a time). When the thread exits its node
+ * goes to its process's spare list, for the next thread's first wait, and
+ * never back to the heap: a waker that died in the middle of a notify
+ * leaves a pointer to it behind (mp__waitlist.taking), which the list's
+ * next holder follows, so the node must stay a node, its generation
+ * saying whether it still waits for that notify. A node left in a list by
+ * a killed process is unlinked by whoever finds it dead, and leaked: 32
+ * bytes per process killed inside a wait. */
 #ifndef MP_INTERNAL_WAITER_H
 #define MP_INTERNAL_WAITER_H
 
@@ -31,14 +33,39 @@ struct mp__waiter {
     pid_t tid;             /* owning thread's kernel tid */
     mp__waiter *prev;      /* neighbours in the list it waits in; guarded by that list's lock */
     mp__waiter *next;
+    _Atomic uint32_t gen;  /* bumped at each wait (mp__waiter_self) */
 };
-_Static_assert(sizeof(mp__waiter) == 24, "waiter node layout");
+_Static_assert(sizeof(mp__waiter) == 32, "waiter node layout");
 
-/* A list of sleeping threads, FIFO. Guarded by its owner's lock. */
+/* A list of sleeping threads, FIFO. Guarded by its owner's lock.
+ *
+ * A holder of that lock can be killed in the middle of an update. Each
+ * update changes the forward chain (head and next) with one store, so
+ * the chain is always whole; prev and tail are derived, and busy, set
+ * for the length of an update, tells the next holder that a dead one left
+ * them half done: it rebuilds them from the chain before anything else
+ * (a stale prev would otherwise unlink the wrong node later, and cut off
+ * every waiter behind it from its notify). A waker names the node it is
+ * taking out (taking, at generation taking_gen, to get outcome) before it
+ * unlinks it; the next holder finishes that notify if its waker died
+ * between the unlink and the outcome, so that no notify is lost with the
+ * process that sent it (its waiter, out of the list, would otherwise wait
+ * for its whole timeout, or for ever). */
 typedef struct {
-    mp__waiter *head; /* oldest waiter, NULL when empty */
-    mp__waiter *tail; /* newest waiter */
+    mp__waiter *head;    /* oldest waiter, NULL when empty */
+    mp__waiter *tail;    /* newest waiter */
+    mp__waiter *taking;  /* the node a notify is taking out, or NULL */
+    uint32_t taking_gen; /* its generation then */
+    uint32_t outcome;    /* what it is to get */
+    uint32_t busy;       /* an update is under way */
 } mp__waitlist;
+
+/* mp__waitlist_init makes an empty list. */
+static inline void mp__waitlist_init(mp__waitlist *list)
+{
+    list->head = list->tail = list->taking = NULL;
+    list->taking_gen = list->outcome = list->busy = 0;
+}
 
 /* mp__waiter_self returns the calling thread's node with its word reset to
  * 0, ready to be queued; NULL with errno = ENOMEM if it cannot be made. */
@@ -49,19 +76,17 @@ mp__waiter *mp__waiter_self(void);
  * stopped): the node is marked as having no thread, so a waker passes it
  * over as dead, and the thread makes a new node for its next wait. The
  * old one stays in the list until some waker unlinks it, and is leaked
- * (24 bytes). */
+ * (32 bytes). */
 void mp__waiter_abandon(mp__waiter *w);
 
 /* mp__waitlist_push queues w at the tail. */
 void mp__waitlist_push(mp__waitlist *list, mp__waiter *w);
 
 /* mp__waitlist_contains tells whether w is queued in list. */
-static inline bool mp__waitlist_contains(const mp__waitlist *list, const mp__waiter *w)
-{
-    return w->prev != NULL || list->head == w;
-}
+bool mp__waitlist_contains(mp__waitlist *list, const mp__waiter *w);
 
-/* mp__waitlist_remove unlinks w, which must be in list. */
+/* mp__waitlist_remove unlinks w if it is in list (a walk of the list: for
+ * the slow paths, a waiter that timed out). */
 void mp__waitlist_remove(mp__waitlist *list, mp__waiter *w);
 
 /* mp__waitlist_wake takes up to n waiters from the head, stores outcome
