@@ -35,4 +35,16 @@ extern _Atomic unsigned mp__fence_word;
 #define mp__fence(order) atomic_thread_fence(order)
 #endif
 
+/* mp__fence_after_rmw is a full fence for code that has just done an
+ * atomic read-modify-write (a lock's release exchange, say) and needs
+ * everything before that RMW ordered before the loads that follow: on
+ * x86-64 every locked instruction already is a full barrier, so only the
+ * compiler must be held back (Linux's smp_mb__after_atomic); elsewhere,
+ * and under TSan, it is mp__fence. */
+#if defined(__x86_64__) && !defined(MP__TSAN)
+#define mp__fence_after_rmw() atomic_signal_fence(memory_order_seq_cst)
+#else
+#define mp__fence_after_rmw() mp__fence(memory_order_seq_cst)
+#endif
+
 #endif

@@ -808,7 +808,10 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
     return n;
 }
 
-/* Copy taken messages out and let go of their records. */
+/* Copy taken messages out and let go of their records. Called right after
+ * the consumers' lock is released: the room a producer waits for is the
+ * consumer count committed before that release (an exchange), so reading
+ * room_flag after it needs no fence of its own on top (mp__fence_after_rmw). */
 static void deliver(mp_queue *q, struct take *t, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -823,7 +826,7 @@ static void deliver(mp_queue *q, struct take *t, size_t n)
         mp_shared_free(t[i].blk);
     }
     if (q->maxsize != 0) {
-        mp__fence(memory_order_seq_cst);
+        mp__fence_after_rmw();
         wake_all(&q->room_seq, &q->room_flag);
     }
 }
