@@ -205,17 +205,18 @@ struct mp_async {
     _Atomic uint32_t cb_state;   /* MP__CB_*: due list taken, callbacks ran */
     _Atomic uint32_t any_big;    /* some task made a result of any size */
 
-    /* The submitter copies a big job's arguments in after queueing it, one
-     * chunk at a time, so workers start on the first chunks meanwhile. */
-    _Alignas(64) _Atomic uint32_t ready; /* chunks whose arguments are in; futex */
-    _Atomic uint32_t ready_waiters;      /* workers sleeping on ready */
-
     /* Waiters of this job: single waits sleep on seq (bumped whenever a
      * chunk becomes final or the job becomes ready); wait_any registers a
-     * watch cell. */
+     * watch cell. One cache line with the other words waited on, apart
+     * from the fields above, which every claimer reads. */
     _Alignas(64) _Atomic uint32_t seq;
     _Atomic uint32_t waiters;                           /* threads sleeping on seq */
     _Atomic(struct mp__watch *) watch[MP__WATCH_SLOTS]; /* registered cells, or NULL */
+
+    /* The submitter copies a big job's arguments in after queueing it, one
+     * chunk at a time, so workers start on the first chunks meanwhile. */
+    _Atomic uint32_t ready;         /* chunks whose arguments are in; futex */
+    _Atomic uint32_t ready_waiters; /* workers sleeping on ready */
 
     /* Outcome, computed once complete (first failure in input order). */
     _Atomic uint32_t outcome_known; /* 1 once outcome/outcome_task are set */
@@ -223,11 +224,14 @@ struct mp_async {
     _Atomic int outcome_task;       /* the task's own code for MP_ETASK */
 };
 
+/* A job block is 64-aligned and the header ends with its one cache line
+ * of waited-on words: no padding line, so an apply's block fits the heap's
+ * 320-byte class (12 to a page, where 384 bytes fit 10: a fresh page costs
+ * a fault in each process that touches it). */
 _Static_assert(offsetof(struct mp_async, seq) % 64 == 0 &&
-                   offsetof(struct mp_async, watch) + sizeof(((struct mp_async *)0)->watch) -
-                           offsetof(struct mp_async, seq) <=
-                       64,
-               "a job's waiting words share one cache line");
+                   sizeof(struct mp_async) - offsetof(struct mp_async, seq) <= 64,
+               "a job's waited-on words share its last cache line");
+_Static_assert(sizeof(struct mp_async) <= 256, "a job header fits four cache lines");
 
 struct mp_imap {
     struct mp_async job; /* first: an imap is a job plus a cursor */

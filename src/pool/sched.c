@@ -38,7 +38,13 @@ bool mp__pool_work_visible(mp_pool *p)
 static void splice(mp_pool *p, struct mp_async *h)
 {
     struct mp_async *first = NULL;
-    for (struct mp_async *j = h; j != NULL; j = j->in_next) {
+    for (struct mp_async *j = h, *older; j != NULL; j = older) {
+        /* Read the block before writing it: a job is often the first
+         * this process touches on its page, and a read fault maps the
+         * neighbouring pages the submitter filled too (the kernel's
+         * fault-around) where a write fault maps one page. */
+        older = j->in_next;
+        atomic_signal_fence(memory_order_seq_cst); /* keeps the read first */
         j->next = first;
         first = j;
     }
