@@ -82,9 +82,15 @@
  * beyond that as many as its workers get through in
  * MP__CLUSTER_QUEUE_TIME (seconds), measured from the gaps between its
  * results: tiny tasks then fill a node's slots, long ones stay on rank 0
- * for whichever node is free first (what waits at a node cannot move). */
+ * for whichever node is free first (what waits at a node cannot move).
+ * The queue must outlast a result's way to rank 0 and the next chunk's
+ * way back, which on a machine whose CPUs the workers hold is several
+ * scheduling delays (each about 1 ms here): with 2 ms, 1 ms tasks over 3
+ * ranks on 2 CPUs left each node's worker without a chunk 750-1100 times
+ * in 4000 tasks, with 10 ms a few dozen times. The cost: at most that
+ * much work left on the slowest node at the end of a map. */
 #define MP__CLUSTER_DEPTH      2
-#define MP__CLUSTER_QUEUE_TIME 2e-3
+#define MP__CLUSTER_QUEUE_TIME 10e-3
 
 /* Heartbeats per node_timeout: a node is declared lost after missing
  * about this many in a row, so one late beat on a loaded machine is not
