@@ -77,6 +77,19 @@
  * result it has not seen is a node's worker that may run dry. */
 #define MP__CLUSTER_PAUSE_BUSY 100e-6
 
+/* A poller whose node(s) hold a chunk beyond their workers' - every
+ * worker busy and one chunk waiting behind it - pauses for up to this
+ * long at once (seconds), without the short pauses above: nothing it
+ * could read would keep a worker from running dry sooner. An agent
+ * sleeps on its local jobs meanwhile (a finished one wakes it); rank 0
+ * pauses at most half the time the waiting chunks last (cluster nodes'
+ * result gaps). With only the short pauses, rank 0's dispatcher woke
+ * 8000-20000 times in 4000 tasks of 1 ms over 2 nodes on 2 CPUs (0.3-0.45
+ * s of CPU, each wake a preemption of a worker); with this, 2200-4000
+ * times (0.15-0.19 s). The cost: a result may reach rank 0 this much
+ * later than it could while its node is busy. */
+#define MP__CLUSTER_PAUSE_STOCKED 2e-3
+
 /* Chunks a node holds: at least MP__CLUSTER_DEPTH per worker (one
  * running, one waiting, so a worker never idles for a round trip), and
  * beyond that as many as its workers get through in
