@@ -56,10 +56,11 @@
  *
  * Where work runs. Rank 0 has no worker of its own unless root_processes
  * asks for some: it runs main, and a dispatcher thread that hands chunks
- * to the nodes (at most 2 per node worker ahead) and commits their
- * results; only that thread calls MPI. Each node runs a chunk on one of
- * its workers, as a local pool does. pool.task_timeout and
- * maxtasksperchild apply on the node that runs the chunk.
+ * to the nodes (2 per node worker, more up to about 10 ms of a node's
+ * work when its tasks are short) and commits their results; only that
+ * thread calls MPI. Each node runs a chunk on one of its workers, as a
+ * local pool does. pool.task_timeout and maxtasksperchild apply on the
+ * node that runs the chunk.
  *
  * Losing a node (what is survived, exactly). MPI jobs usually die whole:
  * Open MPI aborts every rank when one dies unless mpirun was given
@@ -80,6 +81,12 @@
  * job), a node that is only slow but silent past node_timeout (it is
  * treated as lost; its late results are dropped and it leaves on its
  * own), and a network partition that MPI itself reports as fatal.
+ *
+ * Open MPI. mp_cluster_init sets OMPI_MCA_mpi_yield_when_idle=0 in the
+ * environment before MPI starts, unless it is set already: libmp's
+ * threads never wait inside MPI (they probe and sleep on their own), so
+ * the yield Open MPI adds to every idle call when ranks outnumber CPUs
+ * would only delay them.
  *
  * Threads and forks. Under mpirun, mp_cluster_init creates every pool
  * process (rank 0's and each node's workers) before MPI starts; a program

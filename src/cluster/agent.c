@@ -254,8 +254,12 @@ static bool serve(struct agent *ag)
             mp__backoff_event(&bo);
             continue;
         }
-        /* Busy workers wake us when they finish: no need to spin then. */
-        double step = mp__backoff_next(&bo, ag->n > 0 ? 0 : mp__cluster_spin);
+        /* Busy workers wake us when they finish: no need to spin then;
+         * and with a chunk waiting behind them no need to look at MPI
+         * before one finishes (cluster.h, MP__CLUSTER_PAUSE_STOCKED). */
+        bool stocked = ag->n > (size_t)ag->pool->nworkers;
+        double step = stocked ? MP__CLUSTER_PAUSE_STOCKED
+                              : mp__backoff_next(&bo, ag->n > 0 ? 0 : mp__cluster_spin);
         if (step == 0)
             continue;
         size_t idx;

@@ -77,14 +77,33 @@
  * result it has not seen is a node's worker that may run dry. */
 #define MP__CLUSTER_PAUSE_BUSY 100e-6
 
+/* A poller whose node(s) hold a chunk beyond their workers' - every
+ * worker busy and one chunk waiting behind it - pauses for up to this
+ * long at once (seconds), without the short pauses above: nothing it
+ * could read would keep a worker from running dry sooner. An agent
+ * sleeps on its local jobs meanwhile (a finished one wakes it); rank 0
+ * pauses at most half the time the waiting chunks last (cluster nodes'
+ * result gaps). With only the short pauses, rank 0's dispatcher woke
+ * 8000-20000 times in 4000 tasks of 1 ms over 2 nodes on 2 CPUs (0.3-0.45
+ * s of CPU, each wake a preemption of a worker); with this, 2200-4000
+ * times (0.15-0.19 s). The cost: a result may reach rank 0 this much
+ * later than it could while its node is busy. */
+#define MP__CLUSTER_PAUSE_STOCKED 2e-3
+
 /* Chunks a node holds: at least MP__CLUSTER_DEPTH per worker (one
  * running, one waiting, so a worker never idles for a round trip), and
  * beyond that as many as its workers get through in
  * MP__CLUSTER_QUEUE_TIME (seconds), measured from the gaps between its
  * results: tiny tasks then fill a node's slots, long ones stay on rank 0
- * for whichever node is free first (what waits at a node cannot move). */
+ * for whichever node is free first (what waits at a node cannot move).
+ * The queue must outlast a result's way to rank 0 and the next chunk's
+ * way back, which on a machine whose CPUs the workers hold is several
+ * scheduling delays (each about 1 ms here): with 2 ms, 1 ms tasks over 3
+ * ranks on 2 CPUs left each node's worker without a chunk 750-1100 times
+ * in 4000 tasks, with 10 ms a few dozen times. The cost: at most that
+ * much work left on the slowest node at the end of a map. */
 #define MP__CLUSTER_DEPTH      2
-#define MP__CLUSTER_QUEUE_TIME 2e-3
+#define MP__CLUSTER_QUEUE_TIME 10e-3
 
 /* Heartbeats per node_timeout: a node is declared lost after missing
  * about this many in a row, so one late beat on a loaded machine is not

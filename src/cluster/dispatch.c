@@ -466,18 +466,41 @@ static bool room(const struct disp *d)
     return false;
 }
 
+/* How long results may wait unread while chunks are out (cluster.h,
+ * MP__CLUSTER_PAUSE_STOCKED): 0 when a node holds no chunk beyond its
+ * workers' (or is not measured yet), else half the time the least
+ * stocked node takes to run through its waiting chunks. */
+static double stocked_for(const struct disp *d)
+{
+    double t = MP__CLUSTER_PAUSE_STOCKED;
+    for (int i = 0; i < d->nnodes; i++) {
+        const struct node *nd = &d->nodes[i];
+        if (nd->lost || nd->held == 0)
+            continue;
+        if (nd->held <= nd->workers || nd->gap == 0)
+            return 0;
+        double w = (nd->held - nd->workers) * nd->gap / 2;
+        t = w < t ? w : t;
+    }
+    return t;
+}
+
 /* Wait a little when a round found nothing to do: for a submission on
- * the doorbell when a node has room, else for the stop word; as long as
- * the backoff says while results are awaited, else until the next
- * heartbeat is due (or a submission, or stop). */
+ * the doorbell when a node has room, else for the stop word; while
+ * results are awaited, as long as the stocked nodes allow, or else as
+ * the backoff says (at most MP__CLUSTER_PAUSE_BUSY); when none are,
+ * until the next heartbeat is due (or a submission, or stop). */
 static void pause_round(struct disp *d, struct mp__backoff *bo)
 {
-    double step = mp__backoff_next(bo, mp__cluster_spin);
-    if (step == 0)
-        return;
-    double wait = d->held == 0                    ? (d->r->recovery ? d->beat : MP_FOREVER)
-                  : step < MP__CLUSTER_PAUSE_BUSY ? step
-                                                  : MP__CLUSTER_PAUSE_BUSY;
+    double wait = d->held > 0 ? stocked_for(d) : 0;
+    if (wait <= MP__CLUSTER_PAUSE_BUSY) {
+        double step = mp__backoff_next(bo, mp__cluster_spin);
+        if (step == 0)
+            return;
+        wait = d->held == 0                    ? (d->r->recovery ? d->beat : MP_FOREVER)
+               : step < MP__CLUSTER_PAUSE_BUSY ? step
+                                               : MP__CLUSTER_PAUSE_BUSY;
+    }
     mp__deadline dl;
     mp__deadline_init(&dl, wait);
     if (atomic_load(&d->p->state) == MP__POOL_RUN && room(d))
