@@ -87,19 +87,6 @@ static bool recovery_on(void)
 
 /* ---- starting ------------------------------------------------------------------ */
 
-/* Open MPI, when it sees more ranks than CPUs (mpirun --oversubscribe),
- * makes every MPI call that finds nothing to do call sched_yield
- * (mpi_yield_when_idle). Our threads never wait inside MPI: they probe,
- * then sleep in libmp's own pauses; a yield in each empty probe only
- * hands the CPU to a worker for up to a scheduler tick before that pause
- * (an agent made ~400 sched_yield calls a second serving 1 ms tasks on 2
- * CPUs). Set before MPI_Init, in the environment Open MPI reads its
- * parameters from; a value the user set stays. */
-static void quiet_mpi_polls(void)
-{
-    setenv("OMPI_MCA_mpi_yield_when_idle", "0", 0);
-}
-
 static int code_of_errno(int err)
 {
     return err == 0 ? MP_ENOMEM : -err;
@@ -252,7 +239,6 @@ MP_EXTERN int mp_cluster_init(int *argc, char ***argv, const mp_cluster_opts *op
         atomic_store(&g.state, ST_ENDED);
         return -EIO; /* a launcher we cannot read: no world size */
     }
-    quiet_mpi_polls();
     if (rank == 0)
         return start_root(&o, argc, argv, size, table, pool);
     return start_agent(&o, argc, argv, rank, size, table);
