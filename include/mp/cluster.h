@@ -82,12 +82,6 @@
  * treated as lost; its late results are dropped and it leaves on its
  * own), and a network partition that MPI itself reports as fatal.
  *
- * Open MPI. mp_cluster_init sets OMPI_MCA_mpi_yield_when_idle=0 in the
- * environment before MPI starts, unless it is set already: libmp's
- * threads never wait inside MPI (they probe and sleep on their own), so
- * the yield Open MPI adds to every idle call when ranks outnumber CPUs
- * would only delay them.
- *
  * Threads and forks. Under mpirun, mp_cluster_init creates every pool
  * process (rank 0's and each node's workers) before MPI starts; a program
  * that forks after it (mp_process_start, another mp_pool_new) forks an
