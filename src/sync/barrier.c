@@ -124,8 +124,7 @@ int mp_barrier_wait(mp_barrier *b, double timeout)
         if (outcome == 0) {
             /* Our time ran out before the round ended: as in Python, that
              * breaks the barrier for every party, us included. */
-            if (mp__waitlist_contains(&b->sleepers, me))
-                mp__waitlist_remove(&b->sleepers, me);
+            mp__waitlist_remove(&b->sleepers, me); /* if still there */
             break_locked(b);
             outcome = BROKEN;
         }

@@ -195,11 +195,9 @@ void mp__waitlist_remove(mp__waitlist *list, mp__waiter *w)
     end(list);
 }
 
-bool mp__waitlist_contains(mp__waitlist *list, const mp__waiter *w)
+bool mp__waitlist_contains(const mp__waitlist *list, const mp__waiter *w)
 {
-    begin(list);
-    end(list);
-    return in_chain(list, w);
+    return in_chain(list, w); /* the chain is whole even mid-update */
 }
 
 /* longer_than tells whether list holds more than n nodes, walking at

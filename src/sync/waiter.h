@@ -83,7 +83,7 @@ void mp__waiter_abandon(mp__waiter *w);
 void mp__waitlist_push(mp__waitlist *list, mp__waiter *w);
 
 /* mp__waitlist_contains tells whether w is queued in list. */
-bool mp__waitlist_contains(mp__waitlist *list, const mp__waiter *w);
+bool mp__waitlist_contains(const mp__waitlist *list, const mp__waiter *w);
 
 /* mp__waitlist_remove unlinks w if it is in list (a walk of the list: for
  * the slow paths, a waiter that timed out). */
