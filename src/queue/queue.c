@@ -53,7 +53,6 @@ struct mp_queue {
     uint64_t maxsize;        /* items; 0 = no limit */
     uint64_t chunk_bytes;    /* bytes per chunk, its header included */
     uint64_t inline_max;     /* largest message stored in a chunk */
-    uint64_t room_batch;     /* maxsize: gets between two gets_hint stores (a power of two) */
     _Atomic uint32_t closed; /* set once by mp_queue_close */
 
     /* Each side's lock and private state on a line of its own, apart from
@@ -297,11 +296,6 @@ MP_EXTERN mp_queue *mp_queue_new_opts(const mp_queue_opts *opts)
         return NULL;
     }
     q->maxsize = o.maxsize;
-    /* An eighth of maxsize, 1 to 64, rounded down to a power of two: the
-     * get that crosses a multiple of it publishes gets_hint. */
-    q->room_batch = 64;
-    while (q->room_batch > 1 && q->room_batch > o.maxsize / 8)
-        q->room_batch /= 2;
     q->chunk_bytes = bytes;
     /* A message bigger than a quarter of a chunk would leave little room
      * for others: it goes out of line. */
@@ -387,6 +381,12 @@ static bool has_room(mp_queue *q)
  * publish their count in gets_hint every room_batch gets, and a spinning
  * producer waits for that much room. The hint lags, so it only decides
  * when to stop spinning; has_room, exact, decides whether to sleep. */
+static uint64_t room_batch(const mp_queue *q)
+{
+    uint64_t b = q->maxsize / 8;
+    return b < 1 ? 1 : b > 64 ? 64 : b;
+}
+
 static bool has_batch_room(mp_queue *q)
 {
     if (atomic_load_explicit(&q->closed, memory_order_acquire))
@@ -394,7 +394,7 @@ static bool has_batch_room(mp_queue *q)
     uint64_t gets = atomic_load_explicit(&q->gets_hint, memory_order_relaxed);
     mp__qpos p;
     mp__qside_read(&q->prod, &p);
-    return p.count - gets + q->room_batch <= q->maxsize;
+    return p.count - gets + room_batch(q) <= q->maxsize;
 }
 
 /* What a producer reserved: where to copy each message, then publish. */
@@ -791,7 +791,7 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
     if (!same_pos(c.chunk, c.off, was.chunk, was.off) || nspent > 0 ||
         !same_pos(c.rchunk, c.roff, was.rchunk, was.roff))
         mp__qside_commit(&q->cons, &c);
-    if (q->maxsize != 0 && (c.count ^ was.count) >= q->room_batch) /* crossed a multiple */
+    if (q->maxsize != 0 && c.count / room_batch(q) != was.count / room_batch(q))
         atomic_store_explicit(&q->gets_hint, c.count, memory_order_relaxed);
     if (skipped > 0) {
         /* Right after the commit that counts them taken, not before: a
