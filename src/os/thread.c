@@ -2,20 +2,21 @@
 #include "os/thread.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 __thread pid_t mp__tls_tid;
 __thread unsigned mp__tls_tid_gen; /* 0 never matches: first use refreshes */
 unsigned mp__fork_gen = 1;
-static pid_t cached_pid;
+static _Atomic pid_t cached_pid; /* threads may fill it at once: same value */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 /* Runs in the child of every fork, in the forking thread. */
 static void after_fork_child(void)
 {
     mp__fork_gen++;
-    cached_pid = 0;
+    atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
 }
 
 static void register_handlers(void)
@@ -42,10 +43,10 @@ pid_t mp__tid_refresh(void)
 
 pid_t mp__pid(void)
 {
-    pid_t pid = cached_pid;
+    pid_t pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
     if (pid == 0) {
         pid = getpid();
-        cached_pid = pid;
+        atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
     }
     return pid;
 }
