@@ -193,6 +193,7 @@ struct mp__pool {
     _Atomic int64_t free_pages;  /* pages in FREE spans */
     _Atomic int64_t dirty_pages; /* the sum of FREE spans' ndirty */
     _Atomic int64_t large_pages; /* pages in large blocks, DEFERRED ones not yet binned too */
+    int64_t large_recent;        /* large_pages' recent peak, decaying at each large free */
     _Atomic int64_t largest;     /* pages in the largest FREE span (kept on every change) */
     _Atomic uint32_t hint[MP__HINTS] __attribute__((aligned(64))); /* DEFERRED heads to bin */
     _Atomic uint32_t hint_pending;                                 /* 1: a hint may be waiting */

@@ -268,18 +268,35 @@ static void carve(uint32_t h, uint32_t d, uint32_t e, uint64_t tag, uint32_t lef
 
 /* ---- punching (pages back to the system, outside the lock) -------------- */
 
+/* What large_recent loses at each large free, as a fraction. */
+#define RECENT_DECAY 32
+
+/* large_count adds delta pages to what large blocks use, keeping the
+ * recent peak. Lock held. */
+static void large_count(int64_t delta)
+{
+    if (delta < 0)
+        P->large_recent -= P->large_recent / RECENT_DECAY;
+    mp__count(&P->large_pages, delta);
+    int64_t in_use = atomic_load_explicit(&P->large_pages, memory_order_relaxed);
+    if (P->large_recent < in_use)
+        P->large_recent = in_use;
+}
+
 /* dirty_budget is how many dirty free pages the pool keeps: dirty_max
- * plus twice what large blocks use now (at most a sixteenth of the heap).
- * A program that keeps U bytes of large blocks coming and going (a queue
- * of 64 KiB messages and its chunks: one chunk in use, two just freed)
- * then reuses its own pages instead of having them punched and faulted
- * in again, by every process that maps them, at every turn; one that
- * frees everything falls back to dirty_max. */
+ * plus twice what large blocks used recently (at most a sixteenth of the
+ * heap). A program that keeps U bytes of large blocks coming and going (a
+ * queue of 64 KiB messages and its chunks: one chunk in use, two just
+ * freed; more while a consumer is preempted) then reuses its own pages
+ * instead of having them punched and faulted in again, by every process
+ * that maps them, at every turn. "Recently": the most in use, decaying by
+ * a 32nd at each large free, so the budget does not drop in the trough of
+ * such a cycle, and a program that frees everything falls back to
+ * dirty_max within a few hundred frees. Lock held. */
 static int64_t dirty_budget(void)
 {
-    int64_t in_use = atomic_load_explicit(&P->large_pages, memory_order_relaxed);
     int64_t cap = (int64_t)(H->npages / 16);
-    int64_t b = (int64_t)H->dirty_max + 2 * (in_use > 0 ? in_use : 0);
+    int64_t b = (int64_t)H->dirty_max + 2 * (P->large_recent > 0 ? P->large_recent : 0);
     return b < cap ? b : cap;
 }
 
@@ -578,7 +595,7 @@ uint32_t mp__pages_take(uint32_t n, int slab_cls, unsigned arena, bool *dirty)
         tag = MP__TAG(MP__PK_SLAB, n);
     } else {
         tag = MP__TAG(MP__PK_LARGE, n);
-        mp__count(&P->large_pages, n);
+        large_count(n);
     }
     carve(h, h, h + n, tag, 0, used_dirty);
     if (dirty != NULL)
@@ -593,11 +610,11 @@ void mp__pages_give(uint32_t h)
     uint32_t len = MP__TAG_LEN(t);
     switch (MP__TAG_KIND(t)) {
     case MP__PK_LARGE:
-        mp__count(&P->large_pages, -(int64_t)len);
+        large_count(-(int64_t)len);
         break;
     case MP__PK_DEFERRED:
         if (!(t & MP__TAG_PUTBACK))
-            mp__count(&P->large_pages, -(int64_t)len);
+            large_count(-(int64_t)len);
         break;
     case MP__PK_SLAB:
     case MP__PK_OUT:
