@@ -198,6 +198,8 @@ static mp__qchunk *chunk_new(mp_queue *q, const mp__deadline *d)
         return NULL;
     atomic_init(&c->next, NULL);
     c->size = (mp_shared_usable_size(c) - sizeof *c) & ~(uint64_t)7;
+    /* Nothing published at the tail yet (see head_published). */
+    atomic_init(&mp__qrec_at(c, 0)->state, MP__QR_DONE);
     return c;
 }
 
@@ -442,8 +444,15 @@ static size_t reserve(mp_queue *q, const void *const *msgs, const size_t *lens, 
         p.count++;
         k++;
     }
-    if (k > 0)
+    if (k > 0) {
+        /* The record at the new tail reads as not published, whatever an
+         * earlier use of the chunk's memory left there, so that a waiting
+         * consumer can watch its head record alone (head_published). The
+         * reserve check left room there for a header. */
+        atomic_store_explicit(&mp__qrec_at(p.chunk, p.off)->state, MP__QR_DONE,
+                              memory_order_relaxed);
         mp__qside_commit(&q->prod, &p);
+    }
     return k;
 }
 
@@ -707,6 +716,25 @@ MP__NO_TSAN static bool data_ready(mp_queue *q)
     return (st & MP__QR_STATE) == MP__QR_PUB;
 }
 
+/* The spinning consumer's question: has the record at the head been
+ * published (or the queue closed)? It reads the consumers' line and the
+ * head record only, never the producers' line, which a producer writes at
+ * every put: polled from another core, that line would be taken from
+ * under each put. The record at the tail always reads as not published
+ * (reserve clears it), so this cannot run past the tail; a stale head
+ * (another consumer moved it, its chunk reused) gives at worst a wrong
+ * answer, which only ends the spin early or late: the lock and take()
+ * decide. Hence MP__NO_TSAN, as data_ready. */
+MP__NO_TSAN static bool head_published(mp_queue *q)
+{
+    if (atomic_load_explicit(&q->closed, memory_order_relaxed))
+        return true;
+    mp__qpos c;
+    mp__qside_read(&q->cons, &c);
+    uint32_t st = atomic_load_explicit(&mp__qrec_at(c.chunk, c.off)->state, memory_order_acquire);
+    return (st & MP__QR_STATE) == MP__QR_PUB;
+}
+
 /* Take up to max messages under the lock (held), committing the head past
  * them; ask says to ask at once whether the producer of a record still
  * being written at the head lives. Returns how many (0 with *rc set: MP_EEMPTY when nothing is
@@ -885,7 +913,7 @@ static int get_many(mp_queue *q, enum get_mode mode, void *buf, size_t cap, size
         const mp__deadline *d = qwait_deadline(&w);
         if (round == 0) {
             /* Spin, then look again (asking about a stuck head). */
-            mp__spin_until((bool (*)(void *))data_ready, q, d);
+            mp__spin_until((bool (*)(void *))head_published, q, d);
             continue;
         }
         if (sleep_on(q, &q->data_seq, &q->data_flag, data_ready, d) != 0 && !data_ready(q)) {
