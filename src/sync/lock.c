@@ -78,7 +78,7 @@ int mp__lock_acquire_slow(mp__lock *l, const mp__deadline *d)
          * section on another core is usually over within the spin. */
         if (!spun && !(w & MP__LOCK_WAITERS)) {
             spun = true;
-            if (mp__spin(&l->word, w, d))
+            if (mp__spin_busy(&l->word, w, d))
                 continue;
         }
         if (!(w & MP__LOCK_WAITERS)) {

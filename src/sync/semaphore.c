@@ -77,7 +77,7 @@ int mp_semaphore_acquire(mp_semaphore *s, double timeout)
     /* Announce ourselves before the last look at the value: release bumps
      * the value, then reads waiters (both seq_cst), so either it sees us
      * and wakes, or we see its value and never sleep. */
-    if (mp__spin(&s->value, 0, &d) && try_take(s))
+    if (mp__spin_busy(&s->value, 0, &d) && try_take(s))
         return 0;
     atomic_fetch_add(&s->waiters, 1);
     int rc = 0;

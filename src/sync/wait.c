@@ -46,21 +46,37 @@ static void spin_learn(spin_memo *m, int rounds, bool answered)
         m->misses++;
 }
 
-bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
+/* spin_word is mp__spin and mp__spin_busy: looks at most gap_max pauses
+ * apart, the gap doubling from one. */
+static bool spin_word(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d, int gap_max)
 {
     spin_memo *m = memo_of(word);
     int rounds = spin_rounds(m, d);
-    for (int i = 0; i < rounds; i++) {
+    int gap = 1;
+    for (int i = 0; i < rounds; i += gap) {
         if (atomic_load_explicit(word, memory_order_acquire) != seen) {
             spin_learn(m, rounds, true);
             return true;
         }
-        mp__cpu_relax();
+        if (gap < gap_max)
+            gap *= 2;
+        for (int k = 0; k < gap; k++)
+            mp__cpu_relax();
     }
     bool changed = atomic_load_explicit(word, memory_order_acquire) != seen;
     if (rounds > 0)
         spin_learn(m, rounds, changed);
     return changed;
+}
+
+bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
+{
+    return spin_word(word, seen, d, 1);
+}
+
+bool mp__spin_busy(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
+{
+    return spin_word(word, seen, d, MP__SPIN_GAP_MAX);
 }
 
 bool mp__spin_until(bool (*ready)(void *arg), void *arg, const mp__deadline *d)

@@ -45,6 +45,12 @@
 #define MP__SPIN_ROUNDS_SHORT 8
 #define MP__SPIN_PROBE 16
 
+/* The most pauses between two looks of mp__spin_busy: each look takes the
+ * word's line from the holder who keeps writing it, so looks thin out (1,
+ * 2, 4, ... pauses apart) up to this, which also bounds how late a change
+ * is seen (16 pauses: well under a microsecond). */
+#define MP__SPIN_GAP_MAX 16
+
 /* A spin is skipped when the deadline is closer than this (seconds): the
  * spin's longest run, so no round can pass the deadline unless the
  * spinner is preempted (which no clock read could prevent). */
@@ -68,6 +74,12 @@ typedef bool (*mp__alive_fn)(void *arg);
  * not at all when d is within MP__SPIN_BUDGET of passing (d may be NULL:
  * no deadline). Returns true when the word changed. */
 bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d);
+
+/* mp__spin_busy is mp__spin for a word that its holder keeps rewriting
+ * while we wait (a contended lock or semaphore): looks are spaced out
+ * (MP__SPIN_GAP_MAX) so that the holder keeps the line between them. A
+ * word written once, when the awaited event happens, wants mp__spin. */
+bool mp__spin_busy(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d);
 
 /* mp__spin_until is mp__spin for a condition that is not one word:
  * ready(arg) is asked each round. Returns true once it holds. */
