@@ -471,6 +471,40 @@ static void test_rss_falls_after_a_drain(void **state)
     check_heap();
 }
 
+/* Large blocks that come and go (a queue's chunks piling up behind a
+ * preempted consumer, then freed at once) get their own pages back: what
+ * was in use a moment ago stays mapped for reuse, not punched and faulted
+ * in again. The budget follows the recent peak, not what is in use at
+ * the last free (which is nothing). */
+static void test_large_blocks_freed_in_a_swing_stay_for_reuse(void **state)
+{
+    (void)state;
+    enum { N = 8, SIZE = 4 << 20 };
+    char *blk[N];
+    for (int i = 0; i < N; i++) {
+        blk[i] = mp_shared_malloc(SIZE);
+        assert_non_null(blk[i]);
+        memset(blk[i], 0x5a, SIZE);
+    }
+    size_t full = resident_shared_bytes();
+    for (int i = 0; i < N; i++)
+        mp_shared_free(blk[i]);
+    size_t freed = resident_shared_bytes();
+    for (int i = 0; i < N; i++) {
+        blk[i] = mp_shared_malloc(SIZE);
+        assert_non_null(blk[i]);
+        memset(blk[i], 0xa5, SIZE);
+    }
+    size_t again = resident_shared_bytes();
+    print_message("RSS in use %zu MiB, freed %zu MiB, in use again %zu MiB\n", full >> 20,
+                  freed >> 20, again >> 20);
+    assert_true(freed + (2u << 20) >= full); /* nothing punched */
+    assert_true(again <= full + (2u << 20)); /* the same pages reused */
+    for (int i = 0; i < N; i++)
+        mp_shared_free(blk[i]);
+    check_heap();
+}
+
 /* ---- killed inside malloc and free ---------------------------------------- */
 
 /* A child allocates and frees random sizes and publishes, per slot, what
@@ -910,6 +944,7 @@ int main(void)
         mpt_test(test_blocks_of_64_bytes_or_more_are_cache_line_aligned),
         mpt_test(test_small_blocks_freed_make_room_for_a_large_one),
         mpt_test(test_rss_falls_after_a_drain),
+        mpt_test(test_large_blocks_freed_in_a_swing_stay_for_reuse),
         mpt_test(test_processes_killed_inside_malloc_and_free_leave_the_heap_whole),
         mpt_test(test_caches_of_ended_threads_and_processes_come_back),
         mpt_test_fixture(test_process_stopped_in_the_page_pool_delays_no_one_past_a_deadline, NULL,
