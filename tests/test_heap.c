@@ -448,21 +448,33 @@ static void test_small_blocks_freed_make_room_for_a_large_one(void **state)
     check_heap();
 }
 
+/* fill_blocks makes n blocks of size bytes and writes byte all over them
+ * (so that their pages are resident); free_blocks frees them. */
+static void fill_blocks(char **blk, int n, size_t size, int byte)
+{
+    for (int i = 0; i < n; i++) {
+        blk[i] = mp_shared_malloc(size);
+        assert_non_null(blk[i]);
+        memset(blk[i], byte, size);
+    }
+}
+
+static void free_blocks(char **blk, int n)
+{
+    for (int i = 0; i < n; i++)
+        mp_shared_free(blk[i]);
+}
+
 static void test_rss_falls_after_a_drain(void **state)
 {
     (void)state;
     enum { N = 640, SIZE = 100 * 1024 };
     static char *blk[N];
     size_t before = resident_shared_bytes();
-    for (int i = 0; i < N; i++) {
-        blk[i] = mp_shared_malloc(SIZE);
-        assert_non_null(blk[i]);
-        memset(blk[i], 0x5a, SIZE);
-    }
+    fill_blocks(blk, N, SIZE, 0x5a);
     size_t full = resident_shared_bytes();
     assert_true(full > before + (size_t)N * SIZE / 2);
-    for (int i = 0; i < N; i++)
-        mp_shared_free(blk[i]);
+    free_blocks(blk, N);
     size_t after = resident_shared_bytes();
     print_message("RSS %zu MiB, filled %zu MiB, drained %zu MiB\n", before >> 20, full >> 20,
                   after >> 20);
@@ -481,27 +493,17 @@ static void test_large_blocks_freed_in_a_swing_stay_for_reuse(void **state)
     (void)state;
     enum { N = 8, SIZE = 4 << 20 };
     char *blk[N];
-    for (int i = 0; i < N; i++) {
-        blk[i] = mp_shared_malloc(SIZE);
-        assert_non_null(blk[i]);
-        memset(blk[i], 0x5a, SIZE);
-    }
+    fill_blocks(blk, N, SIZE, 0x5a);
     size_t full = resident_shared_bytes();
-    for (int i = 0; i < N; i++)
-        mp_shared_free(blk[i]);
+    free_blocks(blk, N);
     size_t freed = resident_shared_bytes();
-    for (int i = 0; i < N; i++) {
-        blk[i] = mp_shared_malloc(SIZE);
-        assert_non_null(blk[i]);
-        memset(blk[i], 0xa5, SIZE);
-    }
+    fill_blocks(blk, N, SIZE, 0xa5);
     size_t again = resident_shared_bytes();
     print_message("RSS in use %zu MiB, freed %zu MiB, in use again %zu MiB\n", full >> 20,
                   freed >> 20, again >> 20);
     assert_true(freed + (2u << 20) >= full); /* nothing punched */
     assert_true(again <= full + (2u << 20)); /* the same pages reused */
-    for (int i = 0; i < N; i++)
-        mp_shared_free(blk[i]);
+    free_blocks(blk, N);
     check_heap();
 }
 
