@@ -698,6 +698,15 @@ static bool drained_closed(mp_queue *q)
     return mp__qside_count(&q->prod) == mp__qside_count(&q->cons);
 }
 
+/* Is the record at c published (PUB, DEAD or END)? seq_cst: a sleeper's
+ * last look pairs with the producer's publish (see top). Its callers may
+ * hold a stale head, hence MP__NO_TSAN (see data_ready). */
+MP__NO_TSAN static inline bool published_at(const mp__qpos *c)
+{
+    uint32_t st = atomic_load_explicit(&mp__qrec_at(c->chunk, c->off)->state, memory_order_seq_cst);
+    return (st & MP__QR_STATE) == MP__QR_PUB;
+}
+
 /* Is the next message ready, or the queue closed? For sleepers' last
  * look, without the lock: a stale answer costs a retry or a slice, never
  * a lost message. The head read may be stale by the time its record is
@@ -710,10 +719,7 @@ MP__NO_TSAN static bool data_ready(mp_queue *q)
     mp__qpos c, t;
     mp__qside_read(&q->cons, &c);
     mp__qside_read(&q->prod, &t);
-    if (same_pos(c.chunk, c.off, t.chunk, t.off))
-        return false;
-    uint32_t st = atomic_load_explicit(&mp__qrec_at(c.chunk, c.off)->state, memory_order_seq_cst);
-    return (st & MP__QR_STATE) == MP__QR_PUB;
+    return !same_pos(c.chunk, c.off, t.chunk, t.off) && published_at(&c);
 }
 
 /* The spinning consumer's question: has the record at the head been
@@ -731,8 +737,7 @@ MP__NO_TSAN static bool head_published(mp_queue *q)
         return true;
     mp__qpos c;
     mp__qside_read(&q->cons, &c);
-    uint32_t st = atomic_load_explicit(&mp__qrec_at(c.chunk, c.off)->state, memory_order_acquire);
-    return (st & MP__QR_STATE) == MP__QR_PUB;
+    return published_at(&c);
 }
 
 /* Take up to max messages under the lock (held), committing the head past
