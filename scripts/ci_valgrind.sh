@@ -67,7 +67,10 @@ for t in $tests; do
   if [ -n "$bad" ] || [ -n "$leak" ] || [ "$rc" != 0 ]; then
     echo "valgrind: $t FAILED (exit $rc, $took s; logs in $logs):" >&2
     for f in $bad $leak; do grep -E "==[0-9]+== " "$f" | grep -v "unhandled amd64-linux syscall\|You may be able\|README_MISSING\|Nevertheless we\|bug_reports" | head -30 >&2; done
-    [ "$rc" != 0 ] && tail -20 "$logs/output.txt" >&2
+    if [ "$rc" != 0 ]; then
+      grep -m 20 "FAIL" "$logs/output.txt" >&2 || true # what failed, before the summary
+      tail -20 "$logs/output.txt" >&2
+    fi
     status=1
   else
     echo "valgrind: $t clean ($(ls "$logs" | grep -c '\.log$') processes, $took s)"

@@ -592,6 +592,15 @@ static bool check_progress(double now)
     return stalled;
 }
 
+/* all_progressed: every participant has completed an operation. */
+static bool all_progressed(void)
+{
+    for (int i = 0; i < nslots; i++)
+        if (atomic_load(&slots[i]->ops) == 0)
+            return false;
+    return true;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -700,6 +709,19 @@ int main(int argc, char **argv)
         done++;
         if (!quiet && done % 1000 == 0)
             printf("progress: %ld kills, %.1f s\n", done, chaos_now() - t0);
+    }
+    /* A short run on a slow machine (valgrind, a loaded CI host) can use
+     * up its kills before a slow starter (a pool under valgrind) finished
+     * its first operation: give every participant the rest of the chaos
+     * time to make one, so that "no progress at all" below means a hang,
+     * not a slow start. */
+    while (!all_progressed() && chaos_now() - t0 < time_limit * 0.7) {
+        if (chaos_now() - checked > 0.5) {
+            checked = chaos_now();
+            if (check_progress(checked))
+                break;
+        }
+        usleep(10000);
     }
     double chaos_time = chaos_now() - t0;
 
