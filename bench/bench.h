@@ -77,7 +77,8 @@ static inline const char *bench_mode(int argc, char **argv)
  *   BENCH_PLACE=diff   senders on the first CPU, receivers on the second
  *   BENCH_PLACE=same   everyone on the first CPU
  *   unset              wherever the scheduler puts them
- * The CPUs are the first two this process may run on. */
+ * The CPUs are the first two this process may run on when it first pins
+ * itself. */
 enum { BENCH_SENDER = 0, BENCH_RECEIVER = 1 };
 
 static inline void bench_pin(int role)
@@ -85,13 +86,19 @@ static inline void bench_pin(int role)
     const char *place = getenv("BENCH_PLACE");
     if (place == NULL || *place == '\0')
         return;
+    /* The CPUs allowed at the first call: a process that pins itself
+     * twice (bench_pool: its pool as the receiver, then itself as the
+     * sender) must not choose among the one CPU its first pin left it. */
+    static int cpus[2] = {-1, -1}, n = -1;
     cpu_set_t allowed, one;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-        return;
-    int cpus[2] = {-1, -1}, n = 0;
-    for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-        if (CPU_ISSET(c, &allowed))
-            cpus[n++] = c;
+    if (n < 0) {
+        if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+            return;
+        n = 0;
+        for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
+            if (CPU_ISSET(c, &allowed))
+                cpus[n++] = c;
+    }
     int cpu = strcmp(place, "diff") == 0 && role == BENCH_RECEIVER && n == 2 ? cpus[1] : cpus[0];
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);

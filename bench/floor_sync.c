@@ -6,6 +6,8 @@
  *   floor_sync sem      fig=F procs=1|2 seconds=T   sem_wait+sem_post pairs/s (ops/s)
  *   floor_sync pingpong fig=F seconds=T             us per wake-up (half a round trip)
  *   floor_sync pingpong fig=F seconds=T spin=0      the same, always sleeping in the kernel
+ *   floor_sync wake     fig=F seconds=T delay=D     median us from a stamp to the return of a
+ *                                                   FUTEX_WAIT that slept D seconds (500e-6)
  *
  * With procs=2 two processes run the loop at once on one object, each
  * incrementing a shared counter inside, as the libmp figures do. */
@@ -105,6 +107,59 @@ static double pingpong(double seconds)
     return (t1 - t0) / (double)n / 2 * 1e6;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The floor of a sleeper's wake-up after a wait as long as a task's: the
+ * child sleeps `delay` (the task), stamps the time and hands the turn over
+ * with a FUTEX_WAKE; the parent, asleep in FUTEX_WAIT all that while (no
+ * spin: its CPU has gone idle, as a pool's waiter's has), takes the sample
+ * when it returns. What bench_pool's wake figure measures, with nothing
+ * but the kernel in between. */
+static double wake(double seconds, double delay)
+{
+    enum { MAX_SAMPLES = 100000 };
+    static double lat[MAX_SAMPLES];
+    struct {
+        _Atomic uint32_t turn;
+        double stamp;
+    } *w = bench_shared(4096);
+    pid_t pid = bench_fork_peer();
+    if (pid < 0)
+        bench_die("fork", -errno);
+    if (pid == 0) {
+        for (;;) {
+            uint32_t t;
+            while ((t = atomic_load(&w->turn)) == TURN_PARENT)
+                bench_futex_wait(&w->turn, t);
+            if (t == TURN_STOP)
+                _exit(0);
+            usleep((useconds_t)(delay * 1e6));
+            w->stamp = bench_now();
+            atomic_store(&w->turn, TURN_PARENT);
+            bench_futex_wake(&w->turn, 1);
+        }
+    }
+    long n = 0;
+    double t0 = bench_now();
+    do {
+        atomic_store(&w->turn, TURN_CHILD);
+        bench_futex_wake(&w->turn, 1);
+        uint32_t t;
+        while ((t = atomic_load(&w->turn)) == TURN_CHILD)
+            bench_futex_wait(&w->turn, t);
+        lat[n++] = (bench_now() - w->stamp) * 1e6;
+    } while (n < MAX_SAMPLES && bench_now() - t0 < seconds);
+    atomic_store(&w->turn, TURN_STOP);
+    bench_futex_wake(&w->turn, 1);
+    bench_reap(pid);
+    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
+    return lat[n / 2];
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = bench_mode(argc, argv);
@@ -129,8 +184,10 @@ int main(int argc, char **argv)
         bench_result(fig, "floor", bench_ops(procs, seconds, sem_op, s), "ops/s");
     else if (strcmp(mode, "pingpong") == 0)
         bench_result(fig, "floor", pingpong(seconds), "us");
+    else if (strcmp(mode, "wake") == 0)
+        bench_result(fig, "floor", wake(seconds, bench_argf(argc, argv, "delay", 500e-6)), "us");
     else {
-        fprintf(stderr, "usage: %s mutex|sem|pingpong [key=value...]\n", argv[0]);
+        fprintf(stderr, "usage: %s mutex|sem|pingpong|wake [key=value...]\n", argv[0]);
         return 2;
     }
     return 0;

@@ -23,6 +23,9 @@ def args():
 SENDER, RECEIVER = 0, 1
 
 
+_CPUS = None
+
+
 def pin(role):
     """CPU placement, as bench_pin in bench.h: BENCH_PLACE=diff puts senders
     on the first allowed CPU and receivers on the second, same puts
@@ -30,7 +33,13 @@ def pin(role):
     place = os.environ.get("BENCH_PLACE")
     if not place:
         return
-    cpus = sorted(os.sched_getaffinity(0))[:2]
+    # The CPUs allowed at the first call: a process that pins itself twice
+    # (bench_pool.py: its pool as the receiver, then itself as the sender)
+    # must not choose among the one CPU its first pin left it.
+    global _CPUS
+    if _CPUS is None:
+        _CPUS = sorted(os.sched_getaffinity(0))[:2]
+    cpus = _CPUS
     cpu = cpus[1] if place == "diff" and role == RECEIVER and len(cpus) == 2 else cpus[0]
     os.sched_setaffinity(0, {cpu})
 
