@@ -507,6 +507,36 @@ static void test_large_blocks_freed_in_a_swing_stay_for_reuse(void **state)
     check_heap();
 }
 
+/* Blocks that keep cycling after a peak (a queue's chunks: one or two in
+ * use, then ten behind a preempted consumer) keep the pages of the peak:
+ * every free is followed by a take, so the peak fades slowly, and the
+ * next swing finds its pages mapped instead of punched and faulted in
+ * again by every process. */
+static void test_large_blocks_cycling_after_a_peak_keep_its_pages(void **state)
+{
+    (void)state;
+    enum { N = 16, KEEP = 2, SIZE = 4 << 20, CYCLES = 200 };
+    char *blk[N];
+    fill_blocks(blk, N, SIZE, 0x5a);
+    size_t full = resident_shared_bytes();
+    free_blocks(blk + KEEP, N - KEEP);
+    for (int i = 0; i < CYCLES; i++) {
+        mp_shared_free(blk[i % KEEP]);
+        blk[i % KEEP] = mp_shared_malloc(SIZE);
+        assert_non_null(blk[i % KEEP]);
+        blk[i % KEEP][0] = (char)i;
+    }
+    size_t cycled = resident_shared_bytes();
+    fill_blocks(blk + KEEP, N - KEEP, SIZE, 0xa5);
+    size_t again = resident_shared_bytes();
+    print_message("RSS at the peak %zu MiB, after %d cycles %zu MiB, at the peak again %zu MiB\n",
+                  full >> 20, CYCLES, cycled >> 20, again >> 20);
+    assert_true(cycled + (4u << 20) >= full); /* the peak's pages kept */
+    assert_true(again <= full + (2u << 20));  /* and reused */
+    free_blocks(blk, N);
+    check_heap();
+}
+
 /* ---- killed inside malloc and free ---------------------------------------- */
 
 /* A child allocates and frees random sizes and publishes, per slot, what
@@ -947,6 +977,7 @@ int main(void)
         mpt_test(test_small_blocks_freed_make_room_for_a_large_one),
         mpt_test(test_rss_falls_after_a_drain),
         mpt_test(test_large_blocks_freed_in_a_swing_stay_for_reuse),
+        mpt_test(test_large_blocks_cycling_after_a_peak_keep_its_pages),
         mpt_test(test_processes_killed_inside_malloc_and_free_leave_the_heap_whole),
         mpt_test(test_caches_of_ended_threads_and_processes_come_back),
         mpt_test_fixture(test_process_stopped_in_the_page_pool_delays_no_one_past_a_deadline, NULL,

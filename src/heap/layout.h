@@ -194,6 +194,7 @@ struct mp__pool {
     _Atomic int64_t dirty_pages; /* the sum of FREE spans' ndirty */
     _Atomic int64_t large_pages; /* pages in large blocks, DEFERRED ones not yet binned too */
     int64_t large_recent;        /* large_pages' recent peak, decaying at each large free */
+    uint32_t large_free_run;     /* large frees since the last large take */
     _Atomic int64_t largest;     /* pages in the largest FREE span (kept on every change) */
     _Atomic uint32_t hint[MP__HINTS] __attribute__((aligned(64))); /* DEFERRED heads to bin */
     _Atomic uint32_t hint_pending;                                 /* 1: a hint may be waiting */
