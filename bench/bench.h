@@ -120,6 +120,19 @@ static inline pid_t bench_fork_peer(void)
     return pid;
 }
 
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* bench_median sorts v[0..n) (n > 0) and returns its median. */
+static inline double bench_median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, bench_cmp_double);
+    return v[n / 2];
+}
+
 /* bench_result prints one measurement in the runner's format. */
 static inline void bench_result(const char *figure, const char *column, double value,
                                 const char *unit)

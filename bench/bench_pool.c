@@ -52,12 +52,6 @@ static int block_on(const void *arg, void *result)
     return mp_event_wait(e, MP_FOREVER);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double rt(mp_pool *pool, double seconds)
 {
     long n = 0;
@@ -146,8 +140,7 @@ static double wake(mp_pool *pool, int handles, double seconds)
         mp_pool_free(blocked);
         mp_event_free(gate);
     }
-    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
-    return lat[n / 2];
+    return bench_median(lat, (size_t)n);
 }
 
 static double speedup(mp_pool *pool, int tasks, double seconds)

@@ -107,12 +107,6 @@ static double pingpong(double seconds)
     return (t1 - t0) / (double)n / 2 * 1e6;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The floor of a sleeper's wake-up after a wait as long as a task's: the
  * child sleeps `delay` (the task), stamps the time and hands the turn over
  * with a FUTEX_WAKE; the parent, asleep in FUTEX_WAIT all that while (no
@@ -156,8 +150,7 @@ static double wake(double seconds, double delay)
     atomic_store(&w->turn, TURN_STOP);
     bench_futex_wake(&w->turn, 1);
     bench_reap(pid);
-    qsort(lat, (size_t)n, sizeof *lat, cmp_double);
-    return lat[n / 2];
+    return bench_median(lat, (size_t)n);
 }
 
 int main(int argc, char **argv)
