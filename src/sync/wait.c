@@ -46,15 +46,18 @@ static void spin_learn(spin_memo *m, int rounds, bool answered)
         m->misses++;
 }
 
-/* spin_word is mp__spin and mp__spin_busy: looks at most gap_max pauses
- * apart, the gap doubling from one. */
-static bool spin_word(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d, int gap_max)
+/* spin_loop is every spin: it asks ready(arg) at most rounds times, the
+ * looks gap_max pauses apart at most (the gap doubling from one), and
+ * learns under key whether the spin was answered. Inlined, so that the
+ * word spins below pay no call per look. */
+static inline __attribute__((always_inline)) bool
+spin_loop(const void *key, bool (*ready)(void *), void *arg, const mp__deadline *d, int gap_max)
 {
-    spin_memo *m = memo_of(word);
+    spin_memo *m = memo_of(key);
     int rounds = spin_rounds(m, d);
     int gap = 1;
     for (int i = 0; i < rounds; i += gap) {
-        if (atomic_load_explicit(word, memory_order_acquire) != seen) {
+        if (ready(arg)) {
             spin_learn(m, rounds, true);
             return true;
         }
@@ -63,37 +66,38 @@ static bool spin_word(_Atomic uint32_t *word, uint32_t seen, const mp__deadline 
         for (int k = 0; k < gap; k++)
             mp__cpu_relax();
     }
-    bool changed = atomic_load_explicit(word, memory_order_acquire) != seen;
-    if (rounds > 0)
-        spin_learn(m, rounds, changed);
-    return changed;
-}
-
-bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
-{
-    return spin_word(word, seen, d, 1);
-}
-
-bool mp__spin_busy(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
-{
-    return spin_word(word, seen, d, MP__SPIN_GAP_MAX);
-}
-
-bool mp__spin_until(bool (*ready)(void *arg), void *arg, const mp__deadline *d)
-{
-    spin_memo *m = memo_of(arg);
-    int rounds = spin_rounds(m, d);
-    for (int i = 0; i < rounds; i++) {
-        if (ready(arg)) {
-            spin_learn(m, rounds, true);
-            return true;
-        }
-        mp__cpu_relax();
-    }
     bool done = ready(arg);
     if (rounds > 0)
         spin_learn(m, rounds, done);
     return done;
+}
+
+struct word_seen {
+    _Atomic uint32_t *word;
+    uint32_t seen;
+};
+
+static inline bool word_changed(void *arg)
+{
+    const struct word_seen *w = arg;
+    return atomic_load_explicit(w->word, memory_order_acquire) != w->seen;
+}
+
+bool mp__spin(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
+{
+    struct word_seen w = {word, seen};
+    return spin_loop(word, word_changed, &w, d, 1);
+}
+
+bool mp__spin_busy(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d)
+{
+    struct word_seen w = {word, seen};
+    return spin_loop(word, word_changed, &w, d, MP__SPIN_GAP_MAX);
+}
+
+bool mp__spin_until(bool (*ready)(void *arg), void *arg, const mp__deadline *d)
+{
+    return spin_loop(arg, ready, arg, d, 1);
 }
 
 int mp__wait(_Atomic uint32_t *word, uint32_t seen, const mp__deadline *d, mp__alive_fn alive,
