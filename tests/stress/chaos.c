@@ -592,6 +592,17 @@ static bool check_progress(double now)
     return stalled;
 }
 
+/* hang_seen runs check_progress every half second (*checked: when it
+ * last ran); true when it found a hang. */
+static bool hang_seen(double *checked)
+{
+    double now = chaos_now();
+    if (now - *checked <= 0.5)
+        return false;
+    *checked = now;
+    return check_progress(now);
+}
+
 /* all_progressed: every participant has completed an operation. */
 static bool all_progressed(void)
 {
@@ -679,12 +690,8 @@ int main(int argc, char **argv)
     uint64_t rng = seed | 1;
     long done = 0;
     double checked = t0;
-    while (done < kills && chaos_now() - t0 < time_limit * 0.7) {
-        if (chaos_now() - checked > 0.5) {
-            checked = chaos_now();
-            if (check_progress(checked))
-                break; /* a hang: stop now, the stop phase shows the rest */
-        }
+    bool hung = false; /* a hang: stop now, the stop phase shows the rest */
+    while (done < kills && chaos_now() - t0 < time_limit * 0.7 && !(hung = hang_seen(&checked))) {
         /* Let the workload run a random while: mostly short, sometimes
          * long enough for contention to build up. */
         unsigned us = chaos_rand(&rng) % 16 == 0 ? 20000 : (unsigned)(chaos_rand(&rng) % 3000);
@@ -715,14 +722,9 @@ int main(int argc, char **argv)
      * its first operation: give every participant the rest of the chaos
      * time to make one, so that "no progress at all" below means a hang,
      * not a slow start. */
-    while (!all_progressed() && chaos_now() - t0 < time_limit * 0.7) {
-        if (chaos_now() - checked > 0.5) {
-            checked = chaos_now();
-            if (check_progress(checked))
-                break;
-        }
+    while (!hung && !all_progressed() && chaos_now() - t0 < time_limit * 0.7 &&
+           !(hung = hang_seen(&checked)))
         usleep(10000);
-    }
     double chaos_time = chaos_now() - t0;
 
     /* Stop: the plain roles first, then the draining ones take what is
