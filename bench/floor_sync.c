@@ -118,37 +118,29 @@ static double wake(double seconds, double delay)
     enum { MAX_SAMPLES = 100000 };
     static double lat[MAX_SAMPLES];
     struct {
-        _Atomic uint32_t turn;
+        pingpong_word turn;
         double stamp;
     } *w = bench_shared(4096);
+    spin_max = 0; /* asleep in the kernel, never spinning */
     pid_t pid = bench_fork_peer();
     if (pid < 0)
         bench_die("fork", -errno);
     if (pid == 0) {
-        for (;;) {
-            uint32_t t;
-            while ((t = atomic_load(&w->turn)) == TURN_PARENT)
-                bench_futex_wait(&w->turn, t);
-            if (t == TURN_STOP)
-                _exit(0);
+        while (await_turn(&w->turn, TURN_CHILD) != TURN_STOP) {
             usleep((useconds_t)(delay * 1e6));
             w->stamp = bench_now();
-            atomic_store(&w->turn, TURN_PARENT);
-            bench_futex_wake(&w->turn, 1);
+            hand_over(&w->turn, TURN_PARENT);
         }
+        _exit(0);
     }
     long n = 0;
     double t0 = bench_now();
     do {
-        atomic_store(&w->turn, TURN_CHILD);
-        bench_futex_wake(&w->turn, 1);
-        uint32_t t;
-        while ((t = atomic_load(&w->turn)) == TURN_CHILD)
-            bench_futex_wait(&w->turn, t);
+        hand_over(&w->turn, TURN_CHILD);
+        await_turn(&w->turn, TURN_PARENT);
         lat[n++] = (bench_now() - w->stamp) * 1e6;
     } while (n < MAX_SAMPLES && bench_now() - t0 < seconds);
-    atomic_store(&w->turn, TURN_STOP);
-    bench_futex_wake(&w->turn, 1);
+    hand_over(&w->turn, TURN_STOP);
     bench_reap(pid);
     return bench_median(lat, (size_t)n);
 }
