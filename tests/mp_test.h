@@ -227,6 +227,24 @@ static inline long mpt_own_sleeps(void)
     return ru.ru_nvcsw;
 }
 
+/* mpt_assert_never_sleeps(stmt) runs stmt, a call that must not wait (a
+ * try, a look with no time given), and asserts that the thread did not go
+ * to sleep in it. A system call may still block for a moment inside the
+ * kernel on a busy machine (an open of /proc, an allocation), which is
+ * no wait of libmp's, so stmt gets three tries and one clean one is
+ * enough: a call that waits sleeps in every try. stmt must be safe to
+ * repeat. */
+#define mpt_assert_never_sleeps(stmt)                                                              \
+    do {                                                                                           \
+        bool mpt__clean = false;                                                                   \
+        for (int mpt__try = 0; mpt__try < 3 && !mpt__clean; mpt__try++) {                          \
+            long mpt__before = mpt_own_sleeps();                                                   \
+            stmt;                                                                                  \
+            mpt__clean = mpt_own_sleeps() == mpt__before;                                          \
+        }                                                                                          \
+        assert_true(mpt__clean);                                                                   \
+    } while (0)
+
 static inline bool mpt__ended(char state)
 {
     return state == 'Z' || state == 'X' || state == '?';

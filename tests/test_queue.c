@@ -87,9 +87,7 @@ static void test_queue_get_times_out_when_empty(void **state)
     assert_true(el >= 0.3 - 0.02 && el < 0.3 + MPT_SLACK);
     /* No time: a look that never sleeps (preemption is no sleep). */
     t0 = mpt_now();
-    long sleeps = mpt_own_sleeps();
-    assert_int_equal(mp_queue_get(q, b, sizeof b, &len, -1.0), MP_EEMPTY);
-    assert_int_equal(mpt_own_sleeps(), sleeps);
+    mpt_assert_never_sleeps(assert_int_equal(mp_queue_get(q, b, sizeof b, &len, -1.0), MP_EEMPTY));
     assert_true(mpt_now() - t0 < MPT_SLACK);
     mp_queue_free(q);
 }
@@ -301,9 +299,7 @@ static void test_queue_close_drains_then_reports_closed(void **state)
     assert_int_equal(v, 2);
     /* Closed and drained: at once, never asleep, even with no timeout. */
     double t0 = mpt_now();
-    long sleeps = mpt_own_sleeps();
-    assert_int_equal(mp_queue_get_i64(q, &v, MP_FOREVER), MP_ECLOSED);
-    assert_int_equal(mpt_own_sleeps(), sleeps);
+    mpt_assert_never_sleeps(assert_int_equal(mp_queue_get_i64(q, &v, MP_FOREVER), MP_ECLOSED));
     assert_true(mpt_now() - t0 < MPT_SLACK);
     mp_queue_free(q);
 }
