@@ -69,8 +69,6 @@ struct mp_queue {
     /* Consumers' line. */
     _Alignas(64) mp__lock clock; /* guards cons and what follows */
     uint32_t pad1;
-    mp__qchunk *tail_chunk; /* the tail as last read from prod */
-    uint64_t tail_off;
     struct stall head_stall; /* a RESV in front of the head */
     struct stall rel_stall;  /* a CLAIM in front of the release point */
     _Alignas(64) mp__qside cons; /* the head and the release point, records taken */
@@ -249,7 +247,6 @@ static void repair_consumer(mp_queue *q)
         atomic_store_explicit(&r->state, MP__QR_PUB, memory_order_release);
         c.off += mp__qrec_size(r->lenkind);
     }
-    q->tail_chunk = NULL; /* hints: re-read */
     q->head_stall.chunk = q->rel_stall.chunk = NULL;
 }
 
@@ -466,7 +463,8 @@ static void switch_chunk(mp_queue *q, mp__qchunk *c)
     atomic_store_explicit(&p.chunk->next, c, memory_order_release);
     mp__qrec *end = mp__qrec_at(p.chunk, p.off);
     end->lenkind = MP__QK_END;
-    atomic_store_explicit(&end->state, MP__QR_PUB, memory_order_relaxed);
+    /* Release: a consumer reads the kind once it sees PUB (take). */
+    atomic_store_explicit(&end->state, MP__QR_PUB, memory_order_release);
     p.chunk = c;
     p.off = 0;
     mp__qside_commit(&q->prod, &p);
@@ -761,16 +759,25 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
     bool reaping = false; /* a dead producer was found: ask about the next at once */
     *rc = MP_EEMPTY;
     while (n < max) {
-        if (q->tail_chunk == NULL || same_pos(c.chunk, c.off, q->tail_chunk, q->tail_off)) {
-            mp__qpos t;
-            mp__qside_read(&q->prod, &t);
-            q->tail_chunk = t.chunk;
-            q->tail_off = t.off;
-            if (same_pos(c.chunk, c.off, t.chunk, t.off))
-                break;
-        }
         mp__qrec *r = mp__qrec_at(c.chunk, c.off);
         uint32_t st = state_of(r);
+        /* lenkind is read only once the state says it was written (the
+         * record at the tail may be being reserved). */
+        if (st != MP__QR_DEAD && (st != MP__QR_PUB || (r->lenkind & 3) == MP__QK_END)) {
+            /* Not a message (yet): is the head at the tail? Only then is
+             * the producers' line read. A message or a DEAD record lies
+             * before the tail (published once reserved and committed; the
+             * record at the tail reads DONE, see reserve), so a consumer
+             * that keeps up takes it without pulling from under the next
+             * put the line every put writes. An END record is published
+             * before the tail moves into the next chunk: it waits for the
+             * tail too. */
+            mp__qpos t;
+            mp__qside_read(&q->prod, &t);
+            if (same_pos(c.chunk, c.off, t.chunk, t.off))
+                break;
+            st = state_of(r); /* it may have been reserved meanwhile */
+        }
         uint32_t kind = r->lenkind & 3;
         if ((st & MP__QR_STATE) == MP__QR_RESV) {
             /* Being written. Its producer may have died: asked at the
