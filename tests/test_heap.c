@@ -920,7 +920,9 @@ static void test_process_stopped_in_the_page_pool_delays_no_one_past_a_deadline(
         t0 = mpt_now();
         mp_shared_free(large[round]);
         mp_shared_free(small[round]);
-        assert_true(mpt_now() - t0 < 0.1);
+        /* Frees never wait: one that waited for the stopped process would
+         * wait until end_stopped. The bound only allows for preemption. */
+        assert_true(mpt_now() - t0 < 1.0);
         mp__deadline_init(&d, 0.2);
         t0 = mpt_now();
         p = mp__heap_alloc(100, &d);

@@ -1855,7 +1855,7 @@ static void test_pool_stopped_worker_or_supervisor_never_blocks_a_timed_call(voi
             mp_async *a = mp_pool_apply_async(p, square, &x, sizeof x, sizeof r, NULL);
             double t1 = mpt_now();
             assert_non_null(a);
-            assert_true(t1 - t0 < 0.5);
+            assert_true(t1 - t0 < 1.0); /* at once, but for preemption */
             int rc = mp_async_get(a, &r, 0.2);
             double t2 = mpt_now();
             assert_true(rc == MP_ETIMEDOUT || (rc == MP_OK && r == x * x));
