@@ -102,11 +102,13 @@ static void draw(void)
 static void *bar_main(void *arg)
 {
     (void)arg;
-    while (!atomic_load(&bar_stop)) {
+    /* Drawn once even when the copy ends before this thread first runs:
+     * a terminal always sees the bar before it is cleared. */
+    do {
         draw();
         struct timespec ts = {0, 200 * 1000 * 1000}; /* 5 redraws a second */
         nanosleep(&ts, NULL);
-    }
+    } while (!atomic_load(&bar_stop));
     return NULL;
 }
 
