@@ -738,6 +738,14 @@ MP__NO_TSAN static bool head_published(mp_queue *q)
     return published_at(&c);
 }
 
+/* Is the head c at the tail? Reads the producers' line. */
+static bool at_tail(mp_queue *q, const mp__qpos *c)
+{
+    mp__qpos t;
+    mp__qside_read(&q->prod, &t);
+    return same_pos(c->chunk, c->off, t.chunk, t.off);
+}
+
 /* Take up to max messages under the lock (held), committing the head past
  * them; ask says to ask at once whether the producer of a record still
  * being written at the head lives. Returns how many (0 with *rc set: MP_EEMPTY when nothing is
@@ -761,35 +769,34 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
     while (n < max) {
         mp__qrec *r = mp__qrec_at(c.chunk, c.off);
         uint32_t st = state_of(r);
-        /* lenkind is read only once the state says it was written (the
-         * record at the tail may be being reserved). */
-        if (st != MP__QR_DEAD && (st != MP__QR_PUB || (r->lenkind & 3) == MP__QK_END)) {
-            /* Not a message (yet): is the head at the tail? Only then is
-             * the producers' line read. A message or a DEAD record lies
-             * before the tail (published once reserved and committed; the
-             * record at the tail reads DONE, see reserve), so a consumer
-             * that keeps up takes it without pulling from under the next
-             * put the line every put writes. An END record is published
-             * before the tail moves into the next chunk: it waits for the
-             * tail too. */
-            mp__qpos t;
-            mp__qside_read(&q->prod, &t);
-            if (same_pos(c.chunk, c.off, t.chunk, t.off))
-                break;
-            st = state_of(r); /* it may have been reserved meanwhile */
-        }
-        uint32_t kind = r->lenkind & 3;
+        /* The head record's state alone says where the head is, so that
+         * a consumer that keeps up never reads the producers' line, which
+         * every put writes: polled from another core, that line would be
+         * pulled from under the next put. DONE is the record at the tail
+         * (reserve writes it there before committing; chunk_new at offset
+         * 0), RESV one being written (reserved, committed or about to
+         * be), PUB or DEAD one before the tail. Only an END record, which
+         * is published before the tail moves into the next chunk, and a
+         * stuck RESV about to be reaped ask where the tail is. lenkind is
+         * read once the state says it was written. */
+        if (st == MP__QR_DONE)
+            break;
         if ((st & MP__QR_STATE) == MP__QR_RESV) {
             /* Being written. Its producer may have died: asked at the
              * front of a call that is about to sleep (ask), or after it
-             * has held the record for a while. */
+             * has held the record for a while; a record not committed yet
+             * is not in the queue (its producer died holding the lock:
+             * repair_producer forgets it). */
             if (n == 0 && (ask || reaping || stalled(&q->head_stall, c.chunk, c.off)) &&
-                reap_holder(q, r, st)) {
+                !at_tail(q, &c) && reap_holder(q, r, st)) {
                 reaping = true;
                 continue;
             }
             break;
         }
+        uint32_t kind = r->lenkind & 3;
+        if (kind == MP__QK_END && st == MP__QR_PUB && at_tail(q, &c))
+            break;
         if (st == MP__QR_DEAD) {
             c.off += mp__qrec_size(r->lenkind);
             c.count++;
