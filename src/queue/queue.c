@@ -71,6 +71,8 @@ struct mp_queue {
     uint32_t pad1;
     struct stall head_stall; /* a RESV in front of the head */
     struct stall rel_stall;  /* a CLAIM in front of the release point */
+    mp__qchunk *scan_chunk;  /* a chunk behind the release point's, known done */
+    uint64_t scan_off;       /* up to this offset (see reclaim_behind) */
     _Alignas(64) mp__qside cons; /* the head and the release point, records taken */
 
     /* Wake-up words, one line per kind of sleeper. */
@@ -247,7 +249,7 @@ static void repair_consumer(mp_queue *q)
         atomic_store_explicit(&r->state, MP__QR_PUB, memory_order_release);
         c.off += mp__qrec_size(r->lenkind);
     }
-    q->head_stall.chunk = q->rel_stall.chunk = NULL;
+    q->head_stall.chunk = q->rel_stall.chunk = q->scan_chunk = NULL;
 }
 
 /* side_lock takes one side's lock (l, whose dead holder repair mends)
@@ -657,6 +659,49 @@ static bool reap_holder(mp_queue *q, mp__qrec *r, uint32_t st)
     return true;
 }
 
+/* Is every record of chunk b done with (DONE or DEAD up to its END)? The
+ * walk starts where the last one on b stopped. Lock held. */
+static bool chunk_done(mp_queue *q, mp__qchunk *b)
+{
+    uint64_t off = q->scan_chunk == b ? q->scan_off : 0;
+    for (;;) {
+        mp__qrec *r = mp__qrec_at(b, off);
+        uint32_t st = state_of(r);
+        if (st != MP__QR_DONE && st != MP__QR_DEAD)
+            break;
+        off += mp__qrec_size(r->lenkind);
+    }
+    q->scan_chunk = b;
+    q->scan_off = off;
+    mp__qrec *r = mp__qrec_at(b, off);
+    return state_of(r) == MP__QR_PUB && (r->lenkind & 3) == MP__QK_END;
+}
+
+/* The release point is held at a record another consumer is still copying
+ * out (or a stopped one is): chunks the head has left since, every record
+ * in them done with, are unlinked and freed (into *spent) instead of piling
+ * up behind it, one chunk per time slice of that consumer. Only the sweep,
+ * under the lock, follows the links between the release point and the
+ * head. A process killed after an unlink loses that chunk. Lock held. */
+static size_t reclaim_behind(mp_queue *q, const mp__qpos *c, mp__qchunk **spent, size_t max)
+{
+    size_t n = 0;
+    if (c->rchunk == c->chunk)
+        return 0; /* the chunks after it are the head's future, not its past */
+    mp__qchunk *prev = c->rchunk;
+    mp__qchunk *b = atomic_load_explicit(&prev->next, memory_order_acquire);
+    while (n < max && b != c->chunk) {
+        mp__qchunk *next = atomic_load_explicit(&b->next, memory_order_acquire);
+        if (!chunk_done(q, b))
+            break; /* the slow consumer's batch reached into it */
+        atomic_store_explicit(&prev->next, next, memory_order_release);
+        q->scan_chunk = NULL;
+        spent[n++] = b;
+        b = next;
+    }
+    return n;
+}
+
 /* Advance the release point over records that are done with, freeing the
  * chunks it leaves (into *spent, freed by the caller after the commit).
  * Lock held. */
@@ -670,13 +715,15 @@ static size_t sweep(mp_queue *q, mp__qpos *c, mp__qchunk **spent, size_t max_spe
         if ((st & MP__QR_STATE) == MP__QR_CLAIM) {
             /* A consumer is still copying it out, or died doing so. */
             if (!(reaping || stalled(&q->rel_stall, c->rchunk, c->roff)) || !reap_holder(q, r, st))
-                break;
+                return n + reclaim_behind(q, c, spent + n, max_spent - n);
             reaping = true;
             continue;
         }
         if ((r->lenkind & 3) == MP__QK_END) {
             if (n == max_spent)
                 break;
+            if (q->scan_chunk == c->rchunk)
+                q->scan_chunk = NULL;
             spent[n++] = c->rchunk;
             c->rchunk = atomic_load_explicit(&c->rchunk->next, memory_order_acquire);
             c->roff = 0;
