@@ -22,6 +22,9 @@
  *        the head, unlock; copy the message out; mark it DONE (one store).
  * A third cursor, the release point, trails the head: it passes records
  * once they are DONE, in order, and frees each chunk it leaves behind.
+ * While it is held at a record still being copied out, the chunks behind
+ * the head that are all DONE are unlinked and freed out of order
+ * (queue.c, reclaim_behind), so a slow consumer holds back one chunk.
  *
  * Record states (the header's first word; tid is the kernel thread id):
  *   RESV|tid   reserved, being written by a producer
