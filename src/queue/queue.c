@@ -381,21 +381,38 @@ static bool has_room(mp_queue *q)
  * to the producer's core and back once per message; instead consumers
  * publish their count in gets_hint every room_batch gets, and a spinning
  * producer waits for that much room. The hint lags, so it only decides
- * when to stop spinning; has_room, exact, decides whether to sleep. */
+ * when to stop spinning; has_room, exact, decides whether to sleep.
+ *
+ * Large messages are the exception: a get of one publishes the hint at
+ * once (a store beside a copy of kilobytes), and a producer of one spins
+ * for a single place. Waiting for a batch of them outlasted the spin, and
+ * the producer slept and was woken at every few messages. */
+#define ROOM_BIG 4096 /* bytes: a message this large moves the hint by itself */
+
 static uint64_t room_batch(const mp_queue *q)
 {
     uint64_t b = q->maxsize / 8;
     return b < 1 ? 1 : b > 64 ? 64 : b;
 }
 
-static bool has_batch_room(mp_queue *q)
+static bool has_hint_room(mp_queue *q, uint64_t need)
 {
     if (atomic_load_explicit(&q->closed, memory_order_acquire))
         return true;
     uint64_t gets = atomic_load_explicit(&q->gets_hint, memory_order_relaxed);
     mp__qpos p;
     mp__qside_read(&q->prod, &p);
-    return p.count - gets + room_batch(q) <= q->maxsize;
+    return p.count - gets + need <= q->maxsize;
+}
+
+static bool has_batch_room(mp_queue *q)
+{
+    return has_hint_room(q, room_batch(q));
+}
+
+static bool has_one_room(mp_queue *q)
+{
+    return has_hint_room(q, 1);
 }
 
 /* What a producer reserved: where to copy each message, then publish. */
@@ -569,7 +586,8 @@ static int put_many(mp_queue *q, const void *const *msgs, const size_t *lens, si
             break;
         }
         const mp__deadline *d = qwait_deadline(&w);
-        if (mp__spin_until((bool (*)(void *))has_batch_room, q, d) || has_room(q))
+        bool (*room)(mp_queue *) = lens[i] >= ROOM_BIG ? has_one_room : has_batch_room;
+        if (mp__spin_until((bool (*)(void *))room, q, d) || has_room(q))
             continue;
         if (sleep_on(q, &q->room_seq, &q->room_flag, has_room, d) != 0 && !has_room(q))
             rc = MP_EFULL;
@@ -885,7 +903,8 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
     if (!same_pos(c.chunk, c.off, was.chunk, was.off) || nspent > 0 ||
         !same_pos(c.rchunk, c.roff, was.rchunk, was.roff))
         mp__qside_commit(&q->cons, &c);
-    if (q->maxsize != 0 && c.count / room_batch(q) != was.count / room_batch(q))
+    if (q->maxsize != 0 && (c.count / room_batch(q) != was.count / room_batch(q) ||
+                            (n > 0 && lens[n - 1] >= ROOM_BIG)))
         atomic_store_explicit(&q->gets_hint, c.count, memory_order_relaxed);
     if (skipped > 0) {
         /* Right after the commit that counts them taken, not before: a
