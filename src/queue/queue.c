@@ -860,7 +860,9 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
             break;
         }
         uint32_t kind = r->lenkind & 3;
-        if (kind == MP__QK_END && st == MP__QR_PUB && at_tail(q, &c))
+        /* An END, or any state a message cannot have at the head, asks
+         * where the tail is (chaos once saw a CLAIM at the tail record). */
+        if (((st != MP__QR_PUB && st != MP__QR_DEAD) || kind == MP__QK_END) && at_tail(q, &c))
             break;
         if (st == MP__QR_DEAD) {
             c.off += mp__qrec_size(r->lenkind);
