@@ -228,7 +228,9 @@ static void repair_producer(mp_queue *q)
 
 /* A consumer died holding clock. Records it marked CLAIM without
  * committing the head past them were never copied: they are published
- * again, in place. Claims are contiguous from the head. */
+ * again, in place. Its claims run on from the head, with the END records
+ * it followed and the DEAD records it skipped between them (take); the
+ * DEAD ones stay DEAD, for the next consumer to skip and count. */
 static void repair_consumer(mp_queue *q)
 {
     mp__qpos c, t;
@@ -244,9 +246,10 @@ static void repair_consumer(mp_queue *q)
             c.off = 0;
             continue;
         }
-        if ((st & MP__QR_STATE) != MP__QR_CLAIM)
+        if ((st & MP__QR_STATE) == MP__QR_CLAIM)
+            atomic_store_explicit(&r->state, MP__QR_PUB, memory_order_release);
+        else if (st != MP__QR_DEAD)
             break;
-        atomic_store_explicit(&r->state, MP__QR_PUB, memory_order_release);
         c.off += mp__qrec_size(r->lenkind);
     }
     q->head_stall.chunk = q->rel_stall.chunk = q->scan_chunk = NULL;
@@ -860,9 +863,7 @@ static size_t take(mp_queue *q, enum get_mode mode, unsigned char *buf, size_t c
             break;
         }
         uint32_t kind = r->lenkind & 3;
-        /* An END, or any state a message cannot have at the head, asks
-         * where the tail is (chaos once saw a CLAIM at the tail record). */
-        if (((st != MP__QR_PUB && st != MP__QR_DEAD) || kind == MP__QK_END) && at_tail(q, &c))
+        if (kind == MP__QK_END && st == MP__QR_PUB && at_tail(q, &c))
             break;
         if (st == MP__QR_DEAD) {
             c.off += mp__qrec_size(r->lenkind);
