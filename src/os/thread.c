@@ -8,15 +8,15 @@
 
 __thread pid_t mp__tls_tid;
 __thread unsigned mp__tls_tid_gen; /* 0 never matches: first use refreshes */
-unsigned mp__fork_gen = 1;
-static _Atomic pid_t cached_pid; /* threads may fill it at once: same value */
+/* pid: threads may fill it at once, with the same value. */
+struct mp__fork_state mp__fork = {.gen = 1};
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 /* Runs in the child of every fork, in the forking thread. */
 static void after_fork_child(void)
 {
-    mp__fork_gen++;
-    atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+    mp__fork.gen++;
+    atomic_store_explicit(&mp__fork.pid, 0, memory_order_relaxed);
 }
 
 static void register_handlers(void)
@@ -43,10 +43,10 @@ pid_t mp__tid_refresh(void)
 
 pid_t mp__pid(void)
 {
-    pid_t pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+    pid_t pid = atomic_load_explicit(&mp__fork.pid, memory_order_relaxed);
     if (pid == 0) {
         pid = getpid();
-        atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+        atomic_store_explicit(&mp__fork.pid, pid, memory_order_relaxed);
     }
     return pid;
 }

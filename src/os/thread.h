@@ -9,8 +9,16 @@
  * the thread pointer, no __tls_get_addr call, even in libmp.so. */
 extern __thread pid_t mp__tls_tid __attribute__((tls_model("initial-exec")));
 extern __thread unsigned mp__tls_tid_gen __attribute__((tls_model("initial-exec")));
-extern unsigned mp__fork_gen;
 pid_t mp__tid_refresh(void);
+
+/* What the child of every fork rewrites (thread.c), side by side: every
+ * page a child writes is copied, so one page for both. */
+struct mp__fork_state {
+    unsigned gen;    /* forks this process descends from, plus one */
+    _Atomic int pid; /* getpid(), cached; 0 until asked */
+};
+extern struct mp__fork_state mp__fork;
+#define mp__fork_gen (mp__fork.gen)
 
 /* mp__tid returns the caller's kernel thread id, cached per thread and
  * refreshed after fork (no system call, no function call on the fast path:
