@@ -83,6 +83,15 @@ static inline bool mpt_until(bool (*done)(void *), void *arg, double seconds)
 
 /* ---- children ----------------------------------------------------------- */
 
+/* In a child that is to die of a fault at an exact point (a buffer it
+ * cannot touch, a page made read-only): it dies of the signal itself,
+ * not of a handler a sanitizer installed. */
+static inline void mpt_die_on_fault(void)
+{
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
+}
+
 /* Fork a child that runs fn(arg) and _exit()s with its return value; never
  * lets the child return into cmocka. Returns the child's pid. */
 static inline pid_t mpt_fork(int (*fn)(void *), void *arg)

@@ -21,13 +21,6 @@ static void *trap_buffer(size_t n)
     return p == MAP_FAILED ? NULL : p;
 }
 
-/* The child dies of its fault, not of a handler a sanitizer installed. */
-static void die_on_fault(void)
-{
-    signal(SIGSEGV, SIG_DFL);
-    signal(SIGBUS, SIG_DFL);
-}
-
 struct msg {
     int64_t id;      /* unique per message */
     char fill[2040]; /* some bytes to copy */
@@ -56,7 +49,7 @@ static int producer_dies_in_put(void *arg)
     void *trap = trap_buffer(a->bad);
     if (trap == NULL)
         return 3;
-    die_on_fault();
+    mpt_die_on_fault();
     mp_queue_put(a->q, trap, a->bad, 5.0);
     return 4; /* not reached: the copy faults */
 }
@@ -118,7 +111,7 @@ static int consumer_dies_in_get(void *arg)
     void *trap = trap_buffer(a->cap);
     if (trap == NULL)
         return 3;
-    die_on_fault();
+    mpt_die_on_fault();
     size_t len;
     mp_queue_get(a->q, trap, a->cap, &len, 5.0);
     return 4; /* not reached */

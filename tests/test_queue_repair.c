@@ -41,13 +41,6 @@ static bool put_dead(mp_queue *q)
     return switched;
 }
 
-/* The child dies of its fault, not of a handler a sanitizer installed. */
-static void die_on_fault(void)
-{
-    signal(SIGSEGV, SIG_DFL);
-    signal(SIGBUS, SIG_DFL);
-}
-
 /* In the child: make the pages of cursor side read-only, so that the next
  * commit of that side faults (SIGSEGV, default action). */
 static bool protect(mp__qside *side)
@@ -57,7 +50,7 @@ static bool protect(mp__qside *side)
     uintptr_t to = (uintptr_t)(side + 1);
     if (mprotect((void *)from, to - from, PROT_READ) != 0)
         return false;
-    die_on_fault();
+    mpt_die_on_fault();
     return true;
 }
 
