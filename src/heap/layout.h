@@ -401,7 +401,7 @@ struct mp__tcache *mp__tcache_register(void);
  * first use (and again in a forked child); NULL when none is free. */
 static inline struct mp__tcache *mp__tcache_mine(void)
 {
-    if (__builtin_expect(mp__tls_cache_gen == mp__fork_gen, 1))
+    if (__builtin_expect(mp__tls_cache_gen == mp__fork.gen, 1))
         return mp__tls_cache;
     return mp__tcache_register();
 }

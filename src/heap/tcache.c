@@ -103,7 +103,7 @@ void mp__tcache_reclaim(bool full, const mp__deadline *d)
 struct mp__tcache *mp__tcache_register(void)
 {
     mp__tls_cache = NULL;
-    mp__tls_cache_gen = mp__fork_gen;
+    mp__tls_cache_gen = mp__fork.gen;
     if (mp__H == NULL)
         return NULL;
     /* Check a few records for dead owners on the way: every new thread or

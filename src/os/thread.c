@@ -31,13 +31,13 @@ void mp__thread_init(void)
 
 unsigned mp__fork_generation(void)
 {
-    return mp__fork_gen;
+    return mp__fork.gen;
 }
 
 pid_t mp__tid_refresh(void)
 {
     mp__tls_tid = (pid_t)syscall(SYS_gettid);
-    mp__tls_tid_gen = mp__fork_gen;
+    mp__tls_tid_gen = mp__fork.gen;
     return mp__tls_tid;
 }
 

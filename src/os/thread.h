@@ -14,11 +14,10 @@ pid_t mp__tid_refresh(void);
 /* What the child of every fork rewrites (thread.c), side by side: every
  * page a child writes is copied, so one page for both. */
 struct mp__fork_state {
-    unsigned gen;    /* forks this process descends from, plus one */
-    _Atomic int pid; /* getpid(), cached; 0 until asked */
+    unsigned gen;      /* forks this process descends from, plus one */
+    _Atomic pid_t pid; /* getpid(), cached; 0 until asked */
 };
 extern struct mp__fork_state mp__fork;
-#define mp__fork_gen (mp__fork.gen)
 
 /* mp__tid returns the caller's kernel thread id, cached per thread and
  * refreshed after fork (no system call, no function call on the fast path:
@@ -27,7 +26,7 @@ static inline pid_t mp__tid(void)
 {
     /* A cached id is stale once the process forked: the child's forking
      * thread has a new id, and the fork bumped the generation. */
-    if (__builtin_expect(mp__tls_tid_gen == mp__fork_gen, 1))
+    if (__builtin_expect(mp__tls_tid_gen == mp__fork.gen, 1))
         return mp__tls_tid;
     return mp__tid_refresh();
 }

@@ -395,12 +395,13 @@ mp_process *mp_process_new(mp_target_fn target, void *arg, const mp_process_opts
     memcpy(ident, prefix, plen);
     if (plen > 0)
         ident[plen++] = ':';
-    memcpy(ident + plen, d, (size_t)(digits + sizeof digits - d));
+    size_t dlen = (size_t)(digits + sizeof digits - d); /* its NUL included */
+    memcpy(ident + plen, d, dlen);
     if (uname != NULL) {
         memcpy(name, uname, nlen);
     } else {
         memcpy(name, "Process-", 8);
-        memcpy(name + 8, ident, strlen(ident) + 1);
+        memcpy(name + 8, ident, plen + dlen);
     }
     p->ident = ident;
     p->name = name;

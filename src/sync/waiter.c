@@ -34,9 +34,9 @@ static void retire_node(void *node)
         return;
     w->tid = 0;
     mp__lock_hold(&spare_lock);
-    if (spare_gen != mp__fork_gen) {
+    if (spare_gen != mp__fork.gen) {
         spare = NULL;
-        spare_gen = mp__fork_gen;
+        spare_gen = mp__fork.gen;
     }
     w->prev = NULL;
     w->next = spare;
@@ -54,7 +54,7 @@ static mp__waiter *new_node(void)
 {
     mp__waiter *w = NULL;
     mp__lock_hold(&spare_lock);
-    if (spare_gen == mp__fork_gen && spare != NULL) {
+    if (spare_gen == mp__fork.gen && spare != NULL) {
         w = spare;
         spare = w->next;
     }
